@@ -1,0 +1,87 @@
+"""Crash-safe output writing and content hashing shared by every stage.
+
+Every output a stage produces goes through :func:`atomic_path`: it is written to a temporary file in the
+same directory and renamed over the final name only once complete, so a kill, a full disk or an exception
+leaves either the previous output or none — never a truncated file that DVC or the next stage would trust.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+HASH_CHUNK = 1 << 20
+
+
+@contextlib.contextmanager
+def atomic_path(final: str | os.PathLike, suffix: str | None = None) -> Iterator[Path]:
+    """Yield a temporary path next to ``final``; rename it onto ``final`` if the block succeeds.
+
+    The temporary name starts with a dot and the final name, so a crash leaves only a clearly named
+    stray (``.name.tmp-XXXX``) and never a file with the final name. On any exception the temporary file
+    is removed and the exception propagates.
+    """
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(
+        prefix=f".{final.name}.tmp-", suffix=suffix if suffix is not None else final.suffix, dir=final.parent
+    )
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        # fsync before rename: after a power loss the rename must not point at unwritten blocks.
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, final)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+
+
+def write_text(path: str | os.PathLike, text: str) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def write_json(path: str | os.PathLike, data: Any) -> None:
+    write_text(path, json.dumps(data, indent=2, sort_keys=False, default=_json_default) + "\n")
+
+
+def read_json(path: str | os.PathLike) -> Any:
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def write_csv(path: str | os.PathLike, rows: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> None:
+    """Write dict rows with a fixed header, even when there are no rows (an empty table is still a table)."""
+    with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(columns), extrasaction="raise")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow(row)
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """Hex SHA-256 of a file's bytes, read in chunks so memory stays flat for large videos."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(HASH_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _json_default(obj: Any) -> Any:
+    # numpy scalars and arrays turn up in metrics; json cannot serialise them natively.
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"cannot serialise {type(obj).__name__} to JSON")
