@@ -87,7 +87,7 @@ _Loader.add_implicit_resolver(
 
 def read_yaml(path: str | Path) -> Any:
     with open(path, encoding="utf-8") as fh:
-        return yaml.load(fh, Loader=_Loader)  # noqa: S506 - _Loader derives from SafeLoader
+        return yaml.load(fh, Loader=_Loader)  # _Loader derives from SafeLoader
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -162,9 +162,7 @@ def check_field(value: Any, f: Field, key: str) -> Any:
     elif f.kind == "list":
         if not isinstance(value, list):
             raise _fail(key, value, f)
-        if (f.min_len is not None and len(value) < f.min_len) or (
-            f.max_len is not None and len(value) > f.max_len
-        ):
+        if (f.min_len is not None and len(value) < f.min_len) or (f.max_len is not None and len(value) > f.max_len):
             raise _fail(key, value, f)
         if f.item is not None:
             value = [check_field(v, f.item, f"{key}[{i}]") for i, v in enumerate(value)]
@@ -237,9 +235,7 @@ def _validate_head(name: str, value: Any, key: str) -> dict[str, Any]:
     if kind not in types:
         close = difflib.get_close_matches(str(kind), types, n=1, cutoff=0.6)
         hint = f" — did you mean {close[0]!r}?" if close else ""
-        raise ParamsError(
-            f"params: {key}.type = {kind!r} is not a head type{hint}; valid types: {', '.join(types)}"
-        )
+        raise ParamsError(f"params: {key}.type = {kind!r} is not a head type{hint}; valid types: {', '.join(types)}")
     rest = {k: v for k, v in value.items() if k != "type"}
     return {"type": kind, **validate_mapping(rest, heads.head_param_schema(kind), f"{key}.")}
 
@@ -252,9 +248,9 @@ SCHEMA: Schema = {
         "demo": Field("str", "data/demo", "where the demo stage writes its videos/ and manifest.csv"),
         "dataset": Field(
             "str",
-            "data/demo/manifest.csv",
-            "what prepare indexes: a folder laid out root/<class>/<video>, or a CSV manifest "
-            "(path,label[,split][,group])",
+            "data/demo",
+            "what prepare indexes: a folder holding a manifest.csv (path,label[,split][,group]), or "
+            "UCF101-style split lists, or laid out root/<class>/<video>; or a CSV manifest file itself",
         ),
         "prepared": Field("str", "data/prepared", "prepare's outputs: manifest.csv, classes.txt, failures.csv"),
         "features": Field("str", "data/features", "extract's outputs: <backbone>.h5 feature store and metrics"),
@@ -269,8 +265,17 @@ SCHEMA: Schema = {
         "max_frames": Field("int", 48, "longest clip, in frames", min=2),
     },
     "prepare": {
-        "val_fraction": Field("float", 0.2, "share of groups held out for validation", min=0.0, max=0.9),
-        "test_fraction": Field("float", 0.25, "share of groups held out for the final test", min=0.0, max=0.9),
+        "val_fraction": Field(
+            "float", 0.2, "share of videos (whole groups) held out for validation", min=0.0, min_exclusive=True, max=0.9
+        ),
+        "test_fraction": Field(
+            "float",
+            0.25,
+            "share of videos (whole groups) held out for the final test",
+            min=0.0,
+            min_exclusive=True,
+            max=0.9,
+        ),
         "group_regex": Field(
             "str",
             r"_g(\d+)_",
@@ -306,17 +311,18 @@ SCHEMA: Schema = {
         ),
         "device": Field("str", "auto", "where the CNN runs", choices=("auto", "cpu", "cuda")),
         "batch_size": Field(
-            "int", None, "frames per forward pass; null uses the measured default for the device",
-            nullable=True, min=1,
+            "int",
+            None,
+            "frames per forward pass; null uses the measured default for the device",
+            nullable=True,
+            min=1,
         ),
         "num_workers": Field("int", 2, "decoding worker processes (0 decodes in the main process)", min=0),
         "amp": Field(
             "str", "auto", "mixed precision on CUDA (CPU always runs fp32)", choices=("auto", "off", "fp16", "bf16")
         ),
         "dtype": Field("str", "float16", "storage type of the features", choices=("float16", "float32")),
-        "compression": Field(
-            "str", "lzf", "HDF5 compression of the feature dataset", choices=("none", "lzf", "gzip")
-        ),
+        "compression": Field("str", "lzf", "HDF5 compression of the feature dataset", choices=("none", "lzf", "gzip")),
         "max_failure_rate": Field(
             "float", 0.1, "fail the stage when more than this share of videos cannot be decoded", min=0.0, max=1.0
         ),
@@ -325,8 +331,19 @@ SCHEMA: Schema = {
         "heads": Field(
             "list",
             [
-                "pool_mean", "pool_max", "pool_min", "pool_maxmin", "pool_delta", "pool_maxmin_delta",
-                "svm_linear", "svm_rbf", "rnn", "lstm", "gru", "attention", "transformer",
+                "pool_mean",
+                "pool_max",
+                "pool_min",
+                "pool_maxmin",
+                "pool_delta",
+                "pool_maxmin_delta",
+                "svm_linear",
+                "svm_rbf",
+                "rnn",
+                "lstm",
+                "gru",
+                "attention",
+                "transformer",
             ],
             "names of entries in `heads` to train, one DVC stage train@<name> each",
             item=Field("str"),
@@ -363,10 +380,14 @@ def _cross_checks(p: dict[str, Any]) -> None:
             f"params: demo.min_frames = {demo['min_frames']} is larger than demo.max_frames = "
             f"{demo['max_frames']}: must be <="
         )
+    if demo["size"] % 2:
+        raise ParamsError(f"params: demo.size = {demo['size']} must be even (H.264 4:2:0 needs even sizes)")
     try:
         re.compile(prep["group_regex"])
     except re.error as exc:
-        raise ParamsError(f"params: prepare.group_regex = {prep['group_regex']!r} is not a valid regex: {exc}") from None
+        raise ParamsError(
+            f"params: prepare.group_regex = {prep['group_regex']!r} is not a valid regex: {exc}"
+        ) from None
     for i, name in enumerate(p["train"]["heads"]):
         if name not in p["heads"]:
             close = difflib.get_close_matches(name, list(p["heads"]), n=1, cutoff=0.6)
@@ -446,4 +467,8 @@ def main(argv: list[str] | None = None) -> int:
 if __name__ == "__main__":
     from stages.cli import run
 
-    run(lambda argv: main(list(argv) if argv else None))
+    # Run the imported module's main, not this __main__ copy: head schemas are built from
+    # stages.params.Field, which is a different class from __main__.Field.
+    from stages.params import main as _main
+
+    run(lambda argv: _main(list(argv) if argv else None))
