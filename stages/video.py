@@ -52,7 +52,9 @@ def probe(path: str | Path) -> VideoInfo:
     path = Path(path)
     try:
         if not path.is_file():
-            raise VideoError("not a regular file" if path.exists() else "file not found (broken link?)")
+            if path.is_symlink() and not path.exists():
+                raise VideoError("broken symbolic link")
+            raise VideoError("not a regular file" if path.exists() else "file not found")
         if path.stat().st_size == 0:
             raise VideoError("empty file (0 bytes)")
     except OSError as exc:
