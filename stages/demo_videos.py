@@ -119,7 +119,7 @@ def render_frames(spec: ClipSpec, size: int) -> list[np.ndarray]:
     motion = _motion_of(spec.label)
     if motion == "zoom":
         cx, cy, side0 = _window(rng, photo, (0.75, 1.0))
-        side1 = side0 * rng.uniform(0.3, 0.5)
+        side1 = side0 * rng.uniform(0.12, 0.25)
         p = _progress(rng, n)
         return [np.asarray(_view(photo, size, cx, cy, side0 + (side1 - side0) * q)) for q in p]
     if motion == "rotate":
