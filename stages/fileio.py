@@ -36,6 +36,8 @@ def atomic_path(final: str | os.PathLike, suffix: str | None = None) -> Iterator
     os.close(fd)
     tmp = Path(tmp_name)
     try:
+        # mkstemp creates 0600; outputs should get the permissions any new file would (0666 minus umask)
+        os.chmod(tmp, 0o666 & ~_UMASK)
         yield tmp
         # fsync before rename: after a power loss the rename must not point at unwritten blocks.
         with open(tmp, "rb+") as fh:
@@ -45,6 +47,16 @@ def atomic_path(final: str | os.PathLike, suffix: str | None = None) -> Iterator
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
         raise
+
+
+def _read_umask() -> int:
+    # os.umask can only be read by setting it; do it once at import, before any worker threads exist
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()
 
 
 def write_text(path: str | os.PathLike, text: str) -> None:
