@@ -1,0 +1,92 @@
+"""Learned temporal attention pooling: a weighted mean of the frames whose weights a small network scores.
+
+Each frame is projected to ``hidden`` dimensions and layer-normalised; with ``positional: true`` a sinusoidal
+encoding of its time step is added, so both the scores and the pooled vector depend on *when* a frame occurs
+and the head can tell a sequence from its reversal (e.g. by attending to the first frames). With
+``positional: false`` it is a permutation-invariant pooling, as order-blind as mean pooling. Padded steps get
+a score of −∞ and hence zero weight, so padding never changes a video's output.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from stages.heads.neural import TorchHead, sinusoidal_positions, valid_mask
+
+
+class AttentionPoolNet(nn.Module):
+    def __init__(
+        self,
+        n_features: int,
+        hidden: int,
+        attention_hidden: int,
+        positional: bool,
+        dropout: float,
+        input_dropout: float,
+        n_classes: int,
+    ):
+        super().__init__()
+        self.positional = positional
+        self.input_dropout = nn.Dropout(input_dropout)
+        self.project = nn.Sequential(nn.Linear(n_features, hidden), nn.LayerNorm(hidden))
+        self.score = nn.Sequential(nn.Linear(hidden, attention_hidden), nn.Tanh(), nn.Linear(attention_hidden, 1))
+        self.dropout = nn.Dropout(dropout)
+        self.out = nn.Linear(hidden, n_classes)
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        h = self.project(self.input_dropout(x))
+        if self.positional:
+            h = h + sinusoidal_positions(h.shape[1], h.shape[2], h.device)[None]
+        scores = self.score(h).squeeze(-1).masked_fill(~valid_mask(lengths, h.shape[1]), float("-inf"))
+        pooled = torch.einsum("bt,btd->bd", torch.softmax(scores, dim=1), h)
+        return self.out(self.dropout(pooled))
+
+
+class AttentionHead(TorchHead):
+    """Attention-weighted pooling of projected frames (plus time encodings), then a linear classifier."""
+
+    def __init__(
+        self,
+        hidden: int = 64,
+        attention_hidden: int = 32,
+        positional: bool = True,
+        dropout: float = 0.3,
+        input_dropout: float = 0.3,
+        lr: float = 0.003,
+        weight_decay: float = 0.01,
+        batch_size: int = 32,
+        max_epochs: int = 100,
+        patience: int = 10,
+        max_len: int | None = None,
+        val_fraction: float = 0.2,
+        class_weight: str = "none",
+        random_state: int = 0,
+        device: str = "cpu",
+    ):
+        self.hidden = hidden
+        self.attention_hidden = attention_hidden
+        self.positional = positional
+        self.dropout = dropout
+        self.input_dropout = input_dropout
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.patience = patience
+        self.max_len = max_len
+        self.val_fraction = val_fraction
+        self.class_weight = class_weight
+        self.random_state = random_state
+        self.device = device
+
+    def _build_module(self, n_features: int, n_classes: int) -> nn.Module:
+        return AttentionPoolNet(
+            n_features,
+            self.hidden,
+            self.attention_hidden,
+            self.positional,
+            self.dropout,
+            self.input_dropout,
+            n_classes,
+        )

@@ -1,0 +1,250 @@
+"""The training loop and estimator wrapper shared by the PyTorch heads (rnn, lstm, gru, attention, transformer).
+
+A head subclasses :class:`TorchHead` and builds an ``nn.Module`` whose ``forward(x, lengths)`` takes a padded
+batch ``(B, T_max, k)`` with each video's true length and returns class logits. Every module masks or packs
+by ``lengths``, so padding never changes a video's output: a batch of mixed lengths gives the same
+probabilities as each video alone.
+
+Protocol of :meth:`TorchHead.fit`: features are standardised with the mean and spread of the training frames
+only; AdamW minimises (optionally class-weighted) cross-entropy; after each epoch the validation loss is
+measured, training stops after ``patience`` epochs without an improvement (a drop of more than ``MIN_DELTA``),
+and the weights of the best epoch are restored. Without a validation split, a stratified part of train is
+held out for this.
+
+Determinism: training runs under a forked RNG seeded from ``random_state`` (the caller's global torch RNG is
+left untouched) and, on CPU, with ``torch.use_deterministic_algorithms``; two CPU fits give identical weights.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import logging
+import math
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin
+from torch import nn
+
+from stages.cli import FramecacheError
+from stages.heads.base import balanced_weights, check_sequences, encode_labels, even_subsample, holdout
+
+log = logging.getLogger(__name__)
+
+PREDICT_BATCH = 256
+# An epoch counts as an improvement only when validation loss drops by more than this: once a head fits the
+# validation set, its loss creeps down by tiny amounts for many epochs that change no prediction.
+MIN_DELTA = 1e-3
+
+
+def resolve_device(device: str) -> torch.device:
+    """``auto`` → CUDA when available, else CPU; an explicit ``cuda`` without a GPU is a user error."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise FramecacheError("train.device = 'cuda' but no CUDA GPU is available here; use 'auto' or 'cpu'")
+    if device not in ("cpu", "cuda"):
+        raise FramecacheError(f"device {device!r} is not allowed: expected one of 'auto', 'cpu', 'cuda'")
+    return torch.device(device)
+
+
+@contextlib.contextmanager
+def seeded(seed: int, device: torch.device) -> Iterator[None]:
+    """Seed torch inside the block without disturbing the caller's RNG or determinism setting."""
+    devices = [device.index or 0] if device.type == "cuda" else []
+    previous = torch.are_deterministic_algorithms_enabled()
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        # CUDA determinism would need CUBLAS_WORKSPACE_CONFIG set before CUDA starts; GPU runs are seeded
+        # but may differ in the last bits, CPU runs are exact.
+        if device.type == "cpu":
+            torch.use_deterministic_algorithms(True)
+        try:
+            yield
+        finally:
+            torch.use_deterministic_algorithms(previous)
+
+
+def sinusoidal_positions(length: int, dim: int, device: torch.device | None = None) -> torch.Tensor:
+    """``(length, dim)`` sinusoidal encodings of time steps 0..length-1 (Vaswani et al.); any length works."""
+    position = torch.arange(length, dtype=torch.float32, device=device)[:, None]
+    half = (dim + 1) // 2
+    freq = torch.exp(torch.arange(half, dtype=torch.float32, device=device) * (-math.log(10000.0) / max(half, 1)))
+    angles = position * freq[None, :]
+    pe = torch.cat([torch.sin(angles), torch.cos(angles)], dim=1)
+    return pe[:, :dim]
+
+
+def valid_mask(lengths: torch.Tensor, t_max: int) -> torch.Tensor:
+    """``(B, T_max)`` bool, True on each video's real time steps."""
+    return torch.arange(t_max, device=lengths.device)[None, :] < lengths[:, None]
+
+
+def masked_mean(h: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Mean of ``h`` ``(B, T, d)`` over each video's valid steps only."""
+    mask = valid_mask(lengths, h.shape[1]).to(h.dtype)[..., None]
+    return (h * mask).sum(dim=1) / lengths.to(h.dtype)[:, None]
+
+
+def last_valid(h: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Each video's output at its last valid step, ``(B, d)``."""
+    return h[torch.arange(h.shape[0], device=h.device), lengths - 1]
+
+
+def pad(X: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Zero-padded ``(N, T_max, k)`` float32 tensor and the ``(N,)`` int64 lengths."""
+    lengths = torch.tensor([len(x) for x in X], dtype=torch.int64)
+    out = torch.zeros((len(X), int(lengths.max()), X[0].shape[1]), dtype=torch.float32)
+    for i, x in enumerate(X):
+        out[i, : len(x)] = torch.from_numpy(x)
+    return out, lengths
+
+
+class TorchHead(ClassifierMixin, BaseEstimator):
+    """scikit-learn estimator around a PyTorch sequence model; subclasses implement ``_build_module``."""
+
+    # settings every torch head has; subclasses add theirs in __init__
+    hidden: int
+    dropout: float
+    input_dropout: float
+    lr: float
+    weight_decay: float
+    batch_size: int
+    max_epochs: int
+    patience: int
+    max_len: int | None
+    val_fraction: float
+    class_weight: str
+    random_state: int
+    device: str
+
+    def _build_module(self, n_features: int, n_classes: int) -> nn.Module:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    # ---------------------------------------------------------------------------------------------- data
+
+    def _prepare(self, X: Sequence[np.ndarray], name: str = "X") -> list[np.ndarray]:
+        k = getattr(self, "n_features_in_", None)
+        X = check_sequences(X, name, k)
+        return [(even_subsample(x, self.max_len) - self.feature_mean_) / self.feature_scale_ for x in X]
+
+    def _batches(
+        self, X: list[np.ndarray], order: Sequence[int]
+    ) -> Iterator[tuple[np.ndarray, torch.Tensor, torch.Tensor]]:
+        for start in range(0, len(order), self.batch_size):
+            idx = np.asarray(order[start : start + self.batch_size])
+            x, lengths = pad([X[i] for i in idx])
+            yield idx, x, lengths
+
+    # ---------------------------------------------------------------------------------------------- fit
+
+    def fit(
+        self,
+        X: Sequence[np.ndarray],
+        y: Sequence,
+        X_val: Sequence[np.ndarray] | None = None,
+        y_val: Sequence | None = None,
+    ) -> TorchHead:
+        X = check_sequences(X)
+        self.n_features_in_ = X[0].shape[1]
+        self.classes_, y_idx = encode_labels(y)
+        n_classes = len(self.classes_)
+        if X_val is not None and y_val is not None and len(X_val) > 0:
+            X_val = check_sequences(X_val, "X_val", self.n_features_in_)
+            _, y_val_idx = encode_labels(y_val, self.classes_)
+            keep = np.flatnonzero(y_val_idx >= 0)
+            X_fit, y_fit = X, y_idx
+            X_val, y_val_idx = [X_val[i] for i in keep], y_val_idx[keep]
+        else:
+            fit_idx, val_idx = holdout(y_idx, self.val_fraction, self.random_state)
+            X_fit, y_fit = [X[i] for i in fit_idx], y_idx[fit_idx]
+            X_val, y_val_idx = [X[i] for i in val_idx], y_idx[val_idx]
+
+        # standardisation from the frames of the videos the weights are fitted on, never validation or test
+        frames = np.concatenate([even_subsample(x, self.max_len) for x in X_fit]).astype(np.float64)
+        self.feature_mean_ = frames.mean(axis=0).astype(np.float32)
+        self.feature_scale_ = np.maximum(frames.std(axis=0), 1e-6).astype(np.float32)
+        self.truncated_ = sum(len(x) > self.max_len for x in X) if self.max_len else 0
+        X_fit = self._prepare(X_fit)
+        X_val = self._prepare(X_val, "X_val") if len(X_val) else []
+
+        device = resolve_device(self.device)
+        with seeded(self.random_state, device):
+            module = self._build_module(self.n_features_in_, n_classes).to(device)
+            weight = None
+            if self.class_weight == "balanced":
+                weight = torch.tensor(balanced_weights(y_fit, n_classes), dtype=torch.float32, device=device)
+            loss_fn = nn.CrossEntropyLoss(weight=weight)
+            optimiser = torch.optim.AdamW(module.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+            generator = torch.Generator().manual_seed(self.random_state)
+            y_fit_t = torch.as_tensor(y_fit, dtype=torch.int64)
+
+            history: list[dict[str, Any]] = []
+            best_loss, best_state, best_epoch, waited = math.inf, None, 0, 0
+            for epoch in range(1, self.max_epochs + 1):
+                module.train()
+                order = torch.randperm(len(X_fit), generator=generator).tolist()
+                total, count = 0.0, 0
+                for idx, x, lengths in self._batches(X_fit, order):
+                    logits = module(x.to(device), lengths.to(device))
+                    loss = loss_fn(logits, y_fit_t[idx].to(device))
+                    optimiser.zero_grad(set_to_none=True)
+                    loss.backward()
+                    optimiser.step()
+                    total += float(loss.detach()) * len(idx)
+                    count += len(idx)
+                row: dict[str, Any] = {"step": epoch, "train_loss": total / count}
+                if len(X_val):
+                    proba = self._proba(module, X_val, device)
+                    p_true = proba[np.arange(len(y_val_idx)), y_val_idx]
+                    row["val_loss"] = float(-np.mean(np.log(np.clip(p_true, 1e-15, 1.0))))
+                    row["val_accuracy"] = float(np.mean(np.argmax(proba, axis=1) == y_val_idx))
+                else:
+                    row["val_loss"], row["val_accuracy"] = row["train_loss"], float("nan")
+                history.append(row)
+                if row["val_loss"] < best_loss - MIN_DELTA:
+                    best_loss, best_epoch, waited = row["val_loss"], epoch, 0
+                    best_state = copy.deepcopy(module.state_dict())
+                else:
+                    waited += 1
+                    if waited >= self.patience:
+                        break
+            if best_state is not None:
+                module.load_state_dict(best_state)
+
+        # kept on CPU so the pickled model loads anywhere; prediction moves it to the device for the call
+        self.module_ = module.cpu().eval()
+        self.history_ = history
+        self.best_epoch_ = best_epoch
+        self.n_parameters_ = int(sum(p.numel() for p in module.parameters()))
+        return self
+
+    # ---------------------------------------------------------------------------------------------- predict
+
+    def _proba(self, module: nn.Module, X: list[np.ndarray], device: torch.device) -> np.ndarray:
+        module.eval()
+        out = np.zeros((len(X), len(self.classes_)), dtype=np.float64)
+        # batches of similar length waste little on padding; the answer does not depend on the grouping
+        order = np.argsort([len(x) for x in X], kind="stable")
+        with torch.no_grad():
+            for start in range(0, len(X), PREDICT_BATCH):
+                idx = order[start : start + PREDICT_BATCH]
+                x, lengths = pad([X[i] for i in idx])
+                logits = module(x.to(device), lengths.to(device))
+                out[idx] = torch.softmax(logits.double(), dim=1).cpu().numpy()
+        return out / out.sum(axis=1, keepdims=True)
+
+    def predict_proba(self, X: Sequence[np.ndarray]) -> np.ndarray:
+        X = self._prepare(X)
+        device = resolve_device("auto" if self.device == "cuda" and not torch.cuda.is_available() else self.device)
+        module = self.module_.to(device)
+        try:
+            return self._proba(module, X, device)
+        finally:
+            self.module_ = module.cpu()
+
+    def predict(self, X: Sequence[np.ndarray]) -> np.ndarray:
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
