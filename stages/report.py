@@ -1,0 +1,46 @@
+"""Report stage: compare every trained head and write tables, plots and one self-contained HTML page.
+
+Reads the prepared dataset (``--prepared``), the extraction metrics and feature store (``--features``,
+``--store``) and each head of ``train.heads`` under ``--models``; writes into ``--out``: ``report.html``,
+``comparison.csv|md``, ``pairs.csv``, ``per_class.csv``, ``confusion/<head>.csv|png``, ``curves/<head>.png``
+and ``summary.json`` (for ``dvc metrics``). Statistics settings come from the ``report`` params section.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+from stages import cli
+from stages.params import load_params
+
+log = logging.getLogger("framecache.report")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = cli.parser(__doc__.splitlines()[0])
+    parser.add_argument("--prepared", required=True, help="prepare's output folder (params: paths.prepared)")
+    parser.add_argument("--features", required=True, help="extract's output folder (params: paths.features)")
+    parser.add_argument("--store", required=True, help="the feature store file (<features>/<backbone>.h5)")
+    parser.add_argument("--models", required=True, help="train's output folder, one subfolder per head")
+    parser.add_argument("--out", required=True, help="where to write the report (params: paths.report)")
+    args = parser.parse_args(argv)
+    params = load_params(args.params)
+
+    # Imported after argument parsing: matplotlib and scikit-learn make --help slow otherwise.
+    from stages import reporting
+
+    summary = reporting.build_report(
+        params, Path(args.prepared), Path(args.features), Path(args.store), Path(args.models), Path(args.out)
+    )
+    log.info(
+        "report: %s heads compared on %d test videos; best test top-1 %s (%.3f); written to %s",
+        len(summary["heads"]), summary["test_videos"], summary["best_head"], summary["best_test_top1"],
+        Path(args.out) / "report.html",
+    )  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    cli.run(main)
