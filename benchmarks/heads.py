@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import re
 import sys
 import time
 from pathlib import Path
@@ -26,13 +25,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from stages.fileio import write_text  # noqa: E402
+from benchmarks.markdown import write_section  # noqa: E402
 from stages.heads.synthetic import order_task, pair_accuracy  # noqa: E402
 from stages.params import load_params  # noqa: E402
 from stages.training import train_head  # noqa: E402
-
-START = "<!-- benchmark:heads:start -->"
-END = "<!-- benchmark:heads:end -->"
 
 
 def load_data(args: argparse.Namespace, params) -> tuple[list, list, np.ndarray, np.ndarray, list[str], list, str]:
@@ -116,15 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     text = "\n".join(lines)
     print(text)
     if args.write:
-        path = ROOT / "BENCHMARKS.md"
-        old = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-        block = f"{START}\n{text}{END}\n"
-        if START in old and END in old:
-            new = re.sub(re.escape(START) + r".*?" + re.escape(END) + r"\n?", lambda _: block, old, flags=re.S)
-        else:
-            new = old.rstrip("\n") + "\n\n" + block
-        write_text(path, new)
-        print(f"updated {path}")
+        write_section("heads", text)
     return 0
 
 
