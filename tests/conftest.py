@@ -169,3 +169,14 @@ def extract_clip():
 def extract_manifest():
     """Factory fixture: ``extract_manifest(folder, video_paths, labels=None, splits=None)``."""
     return write_manifest
+
+
+@pytest.fixture
+def one_torch_thread():
+    """One intra-op thread: on a shared 2-core machine two spinning OpenMP threads can be 100x slower."""
+    import torch
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
