@@ -53,8 +53,7 @@ _SELECTION = {
 _C_GRID = Field(
     "list",
     [0.001, 0.01, 0.1, 1.0, 10.0],
-    "inverse regularisation strengths tried; the one with the best validation accuracy "
-    "(then log-loss) is kept",
+    "inverse regularisation strengths tried; the one with the best validation accuracy (then log-loss) is kept",
     item=Field("float", min=0.0, min_exclusive=True),
     min_len=1,
 )
@@ -131,7 +130,9 @@ _SCHEMAS: dict[str, dict[str, Field]] = {
         "num_heads": Field("int", 4, "attention heads per layer (must divide hidden)", min=1),
         "feedforward": Field("int", 128, "width of each layer's feed-forward block", min=1),
         "readout": Field(
-            "str", "mean", "video representation: mean over valid steps, or the last valid step",
+            "str",
+            "mean",
+            "video representation: mean over valid steps, or the last valid step",
             choices=("last", "mean"),
         ),
     },
