@@ -65,9 +65,7 @@ def weighted_mean(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
         return (weights @ np.asarray(values, dtype=np.float64)) / total
 
 
-def resampled_metrics(
-    y_true: np.ndarray, proba: np.ndarray, weights: np.ndarray, k: int = 5
-) -> dict[str, np.ndarray]:
+def resampled_metrics(y_true: np.ndarray, proba: np.ndarray, weights: np.ndarray, k: int = 5) -> dict[str, np.ndarray]:
     """Each of :data:`BOOTSTRAP_METRICS` on every resample; shape (B,) each.
 
     Definitions match :func:`stages.metrics.classification_metrics` on each resample (all-ones weights give

@@ -52,8 +52,6 @@ def tiny(n_per_class=6, k=5, classes=3, lengths=(1, 7), seed=0, labels=None):
     return X, np.asarray(y)
 
 
-
-
 @pytest.fixture(autouse=True)
 def one_thread():
     # as the train stage does: tiny models on a shared 2-core machine run fastest single-threaded
