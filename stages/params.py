@@ -130,55 +130,56 @@ def _fail(key: str, value: Any, f: Field | None = None, allowed: str | None = No
 
 def check_field(value: Any, f: Field, key: str) -> Any:
     """Validate and normalise one value against its field; returns the cleaned value."""
+    original = value  # errors quote what the user wrote, not the normalised value
     if value is None:
         if f.nullable:
             return None
-        raise _fail(key, value, f)
+        raise _fail(key, original, f)
     if f.kind == "bool":
         if not isinstance(value, bool):
-            raise _fail(key, value, f)
+            raise _fail(key, original, f)
     elif f.kind == "int":
         # bool is an int subclass in Python; `true` for a count is a mistake, not 1.
         if isinstance(value, bool) or not isinstance(value, int):
             if isinstance(value, float) and value.is_integer():
                 value = int(value)
             else:
-                raise _fail(key, value, f)
+                raise _fail(key, original, f)
     elif f.kind == "float":
         if isinstance(value, bool):
-            raise _fail(key, value, f)
+            raise _fail(key, original, f)
         if isinstance(value, str):
             # a quoted "1e-3" (or a YAML 1.1 file read elsewhere) is still clearly a number
             try:
                 value = float(value)
             except ValueError:
-                raise _fail(key, value, f) from None
+                raise _fail(key, original, f) from None
         if not isinstance(value, int | float) or math.isnan(value):
-            raise _fail(key, value, f)
+            raise _fail(key, original, f)
         value = float(value)
     elif f.kind == "str":
         if not isinstance(value, str):
-            raise _fail(key, value, f)
+            raise _fail(key, original, f)
     elif f.kind == "list":
         if not isinstance(value, list):
-            raise _fail(key, value, f)
+            raise _fail(key, original, f)
         if (f.min_len is not None and len(value) < f.min_len) or (f.max_len is not None and len(value) > f.max_len):
-            raise _fail(key, value, f)
+            raise _fail(key, original, f)
         if f.item is not None:
             value = [check_field(v, f.item, f"{key}[{i}]") for i, v in enumerate(value)]
     elif f.kind == "dict":
         if not isinstance(value, dict):
-            raise _fail(key, value, f)
+            raise _fail(key, original, f)
     else:  # pragma: no cover - schema bug
         raise AssertionError(f"unknown field kind {f.kind}")
 
     if f.choices is not None and value not in f.choices:
-        raise _fail(key, value, f)
+        raise _fail(key, original, f)
     if f.kind in ("int", "float"):
         if f.min is not None and (value < f.min or (f.min_exclusive and value == f.min)):
-            raise _fail(key, value, f)
+            raise _fail(key, original, f)
         if f.max is not None and value > f.max:
-            raise _fail(key, value, f)
+            raise _fail(key, original, f)
     return value
 
 
@@ -326,6 +327,35 @@ SCHEMA: Schema = {
         "max_failure_rate": Field(
             "float", 0.1, "fail the stage when more than this share of videos cannot be decoded", min=0.0, max=1.0
         ),
+        "checkpoint_seconds": Field(
+            "float",
+            60.0,
+            "save computed features to the resume journal at least this often (a killed run loses at most "
+            "this much work); 0 saves after every batch",
+            min=0.0,
+        ),
+        "cpu_threads": Field(
+            "int",
+            None,
+            "torch threads of each extraction process on CPU; null: torch's default for one process, the cores "
+            "split between the processes under torchrun. CPU features differ in their last bits with this "
+            "number: set it to get bit-identical stores from any number of processes",
+            nullable=True,
+            min=1,
+        ),
+        "processes": Field(
+            "int",
+            1,
+            "extraction processes on this machine, one per GPU (or per CPU share): above 1 the stage runs "
+            "itself under `torchrun --standalone`; a job already started by torchrun ignores it",
+            min=1,
+        ),
+        "sync_timeout_minutes": Field(
+            "float",
+            60.0,
+            "under torchrun: how long ranks that finished wait for the slowest one before the job fails",
+            **_POS,
+        ),
     },
     "train": {
         "heads": Field(
@@ -351,15 +381,32 @@ SCHEMA: Schema = {
         ),
         "repeats": Field("int", 1, "seeds per head; metrics are reported as mean ± std", min=1),
         "device": Field("str", "auto", "where torch heads train", choices=("auto", "cpu", "cuda")),
+        "cpu_threads": Field(
+            "int",
+            1,
+            "CPU threads a head may use (the heads' matrices are small: on a busy machine more threads mostly "
+            "wait for each other); null leaves the libraries' defaults",
+            nullable=True,
+            min=1,
+        ),
     },
     "heads": Dynamic(_validate_head, doc="named head configurations: type plus that type's settings"),
     "report": {
-        "bootstrap": Field("int", 2000, "bootstrap resamples for confidence intervals", min=100),
-        "confidence": Field("float", 0.95, "confidence level of the intervals", min=0.5, max=0.999),
+        "bootstrap": Field(
+            "int", 2000, "bootstrap resamples of the test videos for confidence intervals (seeded by seed)", min=100
+        ),
+        "confidence": Field(
+            "float",
+            0.95,
+            "confidence level of the intervals; the significance tests use level 1 − confidence",
+            min=0.5,
+            max=0.999,
+        ),
         "class_pairs": Field(
             "list",
             [["zoom_in", "zoom_out"], ["rotate_cw", "rotate_ccw"], ["fade_in", "fade_out"]],
-            "class pairs scored head to head (accuracy within the pair); pairs naming absent classes are "
+            "order-only class pairs, scored by within-pair accuracy (argmax of p(a) vs p(b)); every other "
+            "class is an appearance class; a class may be in one pair only; pairs naming absent classes are "
             "listed as such in the report",
             item=Field("list", item=Field("str"), min_len=2, max_len=2),
         ),
@@ -456,8 +503,93 @@ def load_params(path: str | Path = "params.yaml") -> Params:
     return validate(data)
 
 
+# --------------------------------------------------------------------------------------------------------
+# Reference documentation (README.md "Parameters" is this text; a test keeps the two identical)
+
+TORCH_HEAD_TYPES = ("rnn", "lstm", "gru", "attention", "transformer")
+
+
+def _md_default(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, list) and len(str(value)) > 40:
+        return "see params.yaml"
+    return f"`{value}`"
+
+
+def _md_text(text: str) -> str:
+    # "<class>" would be read as an HTML tag and vanish; "<= 1" and "> 0" are fine as they are
+    return re.sub(r"<(?=[A-Za-z/])", "&lt;", text.replace("|", "\\|"))
+
+
+def _md_row(key: str, f: Field) -> str:
+    return f"| `{key}` | {_md_default(f.default)} | {_md_text(_describe(f))} | {_md_text(f.doc)} |"
+
+
+def _md_table(items: list[tuple[str, Field]]) -> list[str]:
+    return ["| key | default | allowed | meaning |", "| --- | --- | --- | --- |", *(_md_row(k, f) for k, f in items)]
+
+
+def _flatten(schema: Schema, prefix: str = "") -> list[tuple[str, Field]]:
+    out: list[tuple[str, Field]] = []
+    for key, spec in schema.items():
+        if isinstance(spec, Field):
+            out.append((f"{prefix}{key}", spec))
+        elif isinstance(spec, dict):
+            out += _flatten(spec, f"{prefix}{key}.")
+    return out
+
+
+def markdown_reference() -> str:
+    """Every params key as Markdown tables, generated from the schema (README.md embeds this verbatim)."""
+    from stages import heads
+
+    lines = [*_md_table([("seed", SCHEMA["seed"])]), ""]  # type: ignore[list-item]
+    for section in ("paths", "demo", "prepare", "extract", "train"):
+        lines += [f"### `{section}`", "", *_md_table(_flatten(SCHEMA[section], f"{section}.")), ""]  # type: ignore[arg-type]
+    types = heads.head_types()
+    lines += [
+        "### `heads`",
+        "",
+        "Each entry of `heads` is a named head configuration: `type` (one of "
+        + ", ".join(f"`{t}`" for t in types)
+        + ") plus that type's settings. `train.heads` lists the entries to train; each becomes the DVC stage "
+        "`train@<name>`, so one type can have several variants (as `pool_mean` … `pool_maxmin_delta` do).",
+        "",
+    ]
+    shared = set.intersection(*(set(heads.head_param_schema(t)) for t in TORCH_HEAD_TYPES))
+    first = heads.head_param_schema(TORCH_HEAD_TYPES[0])
+    lines += ["**Torch heads** (" + ", ".join(f"`{t}`" for t in TORCH_HEAD_TYPES) + "), shared settings", ""]
+    lines += [*_md_table([(k, f) for k, f in first.items() if k in shared]), ""]
+    done: set[str] = set()
+    for t in types:
+        schema = heads.head_param_schema(t)
+        own = [(k, f) for k, f in schema.items() if not (t in TORCH_HEAD_TYPES and k in shared)]
+        same = [u for u in types if u not in done and u != t and _same_schema(heads.head_param_schema(u), schema)]
+        if t in done:
+            continue
+        done.update([t, *same])
+        names = ", ".join(f"`{u}`" for u in [t, *same])
+        extra = " — in addition to the shared settings" if t in TORCH_HEAD_TYPES else ""
+        lines += [f"**{names}**{extra}", "", *_md_table(own), ""]
+    lines += ["### `report`", "", *_md_table(_flatten(SCHEMA["report"], "report."))]  # type: ignore[arg-type]
+    return "\n".join(lines) + "\n"
+
+
+def _same_schema(a: Mapping[str, Field], b: Mapping[str, Field]) -> bool:
+    return list(a) == list(b) and all(
+        (x.default, x.choices, x.min, x.max, x.doc) == (y.default, y.choices, y.min, y.max, y.doc)
+        for x, y in zip(a.values(), b.values(), strict=True)
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--markdown"]:
+        print(markdown_reference(), end="")
+        return 0
     path = argv[0] if argv else "params.yaml"
     params = load_params(path)
     print(f"{path}: OK ({len(params['heads'])} heads defined, training {', '.join(params['train']['heads'])})")
@@ -465,10 +597,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    from stages import params as _self  # the registry's Field is stages.params.Field, not __main__.Field
     from stages.cli import run
 
-    # Run the imported module's main, not this __main__ copy: head schemas are built from
-    # stages.params.Field, which is a different class from __main__.Field.
-    from stages.params import main as _main
-
-    run(lambda argv: _main(list(argv) if argv else None))
+    run(lambda argv: _self.main(list(argv) if argv else None))

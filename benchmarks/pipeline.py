@@ -1,0 +1,127 @@
+"""Benchmark of the whole pipeline as a user runs it: `dvc repro` on the demo data from scratch, then a one-head
+change with `dvc exp run -S`, written to BENCHMARKS.md ("Pipeline").
+
+    uv run python -m benchmarks.pipeline --write
+
+The project's git-tracked files are copied into a fresh git repository (a clone-alike, like CI's), and DVC runs
+there with this environment's interpreter, so nothing is installed and nothing is shared with ``data/`` here.
+Measured: the full ``dvc repro`` wall time (issue 5's bar: ≤ 10 minutes on 2 CPU cores), the time of each stage
+(from the stages' own metrics where they record it), and the wall time of ``dvc exp run -S heads.<head>.<key>=<v>``,
+which re-runs that head's ``train@`` stage and the report only — its ratio to the full run is issue 4's cost bar
+(≤ 5 %). The report's headline is quoted so the numbers and the claim come from the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.markdown import write_section  # noqa: E402
+
+
+def _run(cmd: list[str], cwd: Path) -> tuple[float, str]:
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    env["DVC_NO_ANALYTICS"] = "1"
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return wall, proc.stdout + proc.stderr
+
+
+def _clone(dst: Path) -> None:
+    files = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    for rel in files.splitlines():
+        if (ROOT / rel).is_file():
+            (dst / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / rel, dst / rel)
+    for cmd in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-qm", "clone"]):
+        subprocess.run(cmd, cwd=dst, check=True, capture_output=True,
+                       env={**os.environ, "GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@b",
+                            "GIT_COMMITTER_NAME": "b", "GIT_COMMITTER_EMAIL": "b@b"})  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--set", default="heads.gru.hidden=64", help="the one-head change for `dvc exp run -S`")
+    ap.add_argument("--keep", action="store_true", help="keep the temporary project (path printed)")
+    ap.add_argument("--write", action="store_true", help="update the Pipeline section of BENCHMARKS.md")
+    args = ap.parse_args(argv)
+    head = args.set.split(".")[1]
+
+    tmp = Path(tempfile.mkdtemp(prefix="framecache-pipeline-"))
+    proj = tmp / "project"
+    proj.mkdir()
+    _clone(proj)
+    load_start = os.getloadavg()[0]
+    full, _ = _run(["dvc", "repro"], proj)
+    print(f"dvc repro: {full:.1f} s", flush=True)
+    noop, _ = _run(["dvc", "repro"], proj)
+    one, out = _run(["dvc", "exp", "run", "-S", args.set], proj)
+    print(f"dvc exp run -S {args.set}: {one:.1f} s", flush=True)
+    ran = sorted({line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage '")})
+    load_end = os.getloadavg()[0]
+
+    features = json.loads((proj / "data/features/metrics.json").read_text())
+    trains = {}
+    for metrics in sorted((proj / "data/models").glob("*/metrics.json")):
+        trains[metrics.parent.name] = json.loads(metrics.read_text())
+    headline = ""
+    comparison = proj / "data/report/comparison.md"
+    if comparison.is_file():
+        text = comparison.read_text(encoding="utf-8")
+        head_text = text.split("\n|", 1)[0]  # the bullets above the table
+        headline = "\n".join(line for line in head_text.splitlines() if line.startswith("- "))
+
+    lines = [
+        "## Pipeline: the demo end to end, and one head changed",
+        "",
+        "Command: `uv run python -m benchmarks.pipeline --write` (a fresh clone-alike of the committed project, "
+        "default params.yaml, the demo data)",
+        "",
+        f"Machine: {platform.machine()}, {os.cpu_count()} CPU cores, no GPU; load average {load_start:.1f} at the "
+        f"start, {load_end:.1f} at the end.",
+        "",
+        "| run | wall s | what ran |",
+        "| --- | ---: | --- |",
+        f"| `dvc repro` from scratch | {full:.0f} ({full / 60:.1f} min) | every stage: demo, prepare, extract "
+        f"({features['frames']} frames at {features['frames_per_second']:.1f} frames/s), {len(trains)} × train, "
+        "report |",
+        f"| `dvc repro` again | {noop:.1f} | nothing (every stage up to date) |",
+        f"| `dvc exp run -S {args.set}` | {one:.1f} | {', '.join(ran) or 'nothing'} |",
+        "",
+        f"- Full run: {full / 60:.1f} min, bar ≤ 10 min: **{'met' if full <= 600 else 'not met'}**.",
+        f"- One-head experiment / full run = **{one / full:.1%}**, bar ≤ 5 %: "
+        f"**{'met' if one / full <= 0.05 else 'not met'}**. It re-ran only `train@{head}` and the report: "
+        f"{'yes' if set(ran) == {f'train@{head}', 'report'} else 'no — ' + ', '.join(ran)}.",
+        "- Head fits in the full run (s): "
+        + ", ".join(f"{name} {m['fit_seconds']:.1f}" for name, m in trains.items())
+        + f"; extract {features['wall_seconds']:.0f} s.",
+    ]
+    if headline:
+        lines += ["", "The report's headline from this run (`data/report/comparison.md`):", "", headline]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if args.write:
+        write_section("pipeline", text)
+    if args.keep:
+        print(f"project kept in {proj}")
+    else:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
