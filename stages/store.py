@@ -15,9 +15,9 @@ demuxed frame count and ``frames_usable`` the frames sampling could draw from (f
 early, explained in ``note``).
 
 Root attributes: ``format``, ``schema_version``, ``extractor_version``, ``backbone``, ``weights_sha256``, ``k``,
-``dtype`` and JSON ``preprocessing``, ``sampling`` — together the *provenance*, which decides whether a store is stale — plus
-JSON ``classes``, ``libraries`` (versions), ``compute`` (device, precision, batch size) and ``created``, which
-are recorded but do not make a store stale.
+``dtype`` and JSON ``preprocessing``, ``sampling`` — together the *provenance*, which decides whether a store
+is stale — plus JSON ``classes``, ``libraries`` (versions), ``compute`` (device, precision, batch size) and
+``created``, which are recorded but do not make a store stale.
 
 Chunks of 64 rows are the measured default (BENCHMARKS.md, extract → feature store): with LZF (the
 params default) a random per-video read stays near 1.5 ms where 256-row chunks take 4.5 ms and 1024-row
