@@ -21,7 +21,6 @@ import argparse
 import json
 import os
 import platform
-import re
 import shutil
 import statistics
 import subprocess
@@ -35,11 +34,8 @@ sys.path.insert(0, str(ROOT))
 import yaml  # noqa: E402
 
 from benchmarks.extract import ensure_clips, write_manifest  # noqa: E402
-from stages.fileio import write_text  # noqa: E402
+from benchmarks.markdown import write_section  # noqa: E402
 from stages.params import read_yaml  # noqa: E402
-
-START = "<!-- benchmark:distributed:start -->"
-END = "<!-- benchmark:distributed:end -->"
 
 
 def run_stage(work: Path, manifest: Path, classes: Path, name: str, extract: dict) -> dict:
@@ -151,15 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     text = "\n".join(lines)
     print(text)
     if args.write:
-        path = ROOT / "BENCHMARKS.md"
-        old = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-        block = f"{START}\n{text}{END}\n"
-        if START in old and END in old:
-            new = re.sub(re.escape(START) + r".*?" + re.escape(END) + r"\n?", lambda _: block, old, flags=re.S)
-        else:
-            new = old.rstrip("\n") + "\n\n" + block
-        write_text(path, new)
-        print(f"updated {path}")
+        write_section("distributed", text)
     return 0
 
 
