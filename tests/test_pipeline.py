@@ -79,7 +79,11 @@ def test_repro_runs_every_stage_and_writes_the_report(project):
         assert f"Running stage '{stage}'" in out
     assert (proj / "data/report/report.html").stat().st_size > 1000
     metrics = json.loads((proj / "data/models/gru/metrics.json").read_text())
-    assert 0.0 <= metrics["test"]["top1"] <= 1.0
+    assert 0.0 <= metrics["test_top1"] <= 1.0 and metrics["test_videos"] == 3
+    extract = json.loads((proj / "data/features/metrics.json").read_text())
+    assert extract["videos_stored"] == 12 and extract["frames"] == 12 * 3 and extract["failures"] == 0
+    summary = json.loads((proj / "data/report/summary.json").read_text())
+    assert set(summary["heads"]) == {"pool_mean", "gru"}
 
 
 def test_second_repro_is_a_no_op_and_user_videos_are_untouched(project):
