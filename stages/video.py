@@ -59,24 +59,7 @@ def _rate(stream: av.video.stream.VideoStream) -> float:
 def probe(path: str | Path) -> VideoInfo:
     """Describe a video file, or raise :class:`VideoError` saying why it is not one we can use."""
     path = Path(path)
-    try:
-        if not path.is_file():
-            if path.is_symlink() and not path.exists():
-                raise VideoError("broken symbolic link")
-            raise VideoError("not a regular file" if path.exists() else "file not found")
-        if path.stat().st_size == 0:
-            raise VideoError("empty file (0 bytes)")
-    except OSError as exc:
-        raise VideoError(f"cannot read file: {exc.strerror or exc}") from None
-    try:
-        container = av.open(str(path), metadata_errors="ignore")
-    except av.FFmpegError as exc:
-        raise VideoError(f"not a readable video container: {_ffmpeg_reason(exc)}") from None
-    except OSError as exc:
-        raise VideoError(f"cannot open file: {exc.strerror or exc}") from None
-    with container:
-        if not container.streams.video:
-            raise VideoError("no video stream")
+    with _open(path) as container:
         stream = container.streams.video[0]
         codec = stream.codec_context.name
         width, height = stream.codec_context.width, stream.codec_context.height
@@ -331,9 +314,12 @@ class VideoSample:
 
 
 def _open(path: Path) -> av.container.InputContainer:
+    """An open container with a video stream, or a :class:`VideoError` saying why the file is not one."""
     try:
         if not path.is_file():
-            raise VideoError("not a regular file" if path.exists() else "file not found (broken link?)")
+            if path.is_symlink() and not path.exists():
+                raise VideoError("broken symbolic link")
+            raise VideoError("not a regular file" if path.exists() else "file not found")
         if path.stat().st_size == 0:
             raise VideoError("empty file (0 bytes)")
     except OSError as exc:
