@@ -35,7 +35,7 @@ import yaml  # noqa: E402
 
 from benchmarks.extract import ensure_clips, write_manifest  # noqa: E402
 from benchmarks.markdown import write_section  # noqa: E402
-from stages.params import read_yaml  # noqa: E402
+from framecache.config.params import read_yaml  # noqa: E402
 
 
 def run_stage(work: Path, manifest: Path, classes: Path, name: str, extract: dict) -> dict:

@@ -53,11 +53,12 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from benchmarks.markdown import write_section  # noqa: E402
-from stages import backbones, extraction  # noqa: E402
-from stages.fileio import file_sha256  # noqa: E402
-from stages.params import load_params  # noqa: E402
-from stages.store import FeatureStore, StoreWriter  # noqa: E402
-from stages.video import probe, uniform_indices  # noqa: E402
+from framecache.config.params import load_params  # noqa: E402
+from framecache.features import backbones, extraction  # noqa: E402
+from framecache.features.store import FeatureStore, StoreWriter  # noqa: E402
+from framecache.fileio import file_sha256  # noqa: E402
+from framecache.video.probe import probe  # noqa: E402
+from framecache.video.sampling import uniform_indices  # noqa: E402
 
 
 # -------------------------------------------------------------------------------------------------- clips
@@ -406,7 +407,8 @@ def main() -> None:
     results["ratio_b_over_unfolded_a"] = float(np.median(plain_ratios))
 
     # the decoder alone (one process, sequential): how many sampled frames per second it can deliver
-    from stages.video import Sampling, load_sample
+    from framecache.video.decode import load_sample
+    from framecache.video.sampling import Sampling
 
     sampling = Sampling(num_frames=args.num_frames)
     t0 = time.perf_counter()

@@ -4,8 +4,8 @@
     uv run python -m benchmarks.heads --store data/features/efficientnet_lite0.h5 --write
 
 Each head of ``train.heads`` (or ``--heads``) is trained with the train stage's protocol
-(:func:`stages.training.train_head`: fit on train, select on val, score test once) and timed. Without
-``--store`` the data is :func:`stages.heads.synthetic.order_task` shaped like the demo (10 classes, 24 clips
+(:func:`framecache.training.train_head`: fit on train, select on val, score test once) and timed. Without
+``--store`` the data is :func:`synthetic.order_task` shaped like the demo (10 classes, 24 clips
 each, T = 16, k = 1280: four appearance classes and three order pairs); with ``--store``, a real feature
 store and the order pairs of ``report.class_pairs``. ``--write`` replaces this benchmark's section of
 BENCHMARKS.md, leaving the other sections alone.
@@ -25,15 +25,16 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from synthetic import order_task, pair_accuracy  # noqa: E402
+
 from benchmarks.markdown import write_section  # noqa: E402
-from stages.heads.synthetic import order_task, pair_accuracy  # noqa: E402
-from stages.params import load_params  # noqa: E402
-from stages.training import train_head  # noqa: E402
+from framecache.config.params import load_params  # noqa: E402
+from framecache.training import train_head  # noqa: E402
 
 
 def load_data(args: argparse.Namespace, params) -> tuple[list, list, np.ndarray, np.ndarray, list[str], list, str]:
     if args.store:
-        from stages.store import FeatureStore, configured_provenance
+        from framecache.features.store import FeatureStore, configured_provenance
 
         with FeatureStore.open(args.store, expect=configured_provenance(params["extract"])) as store:
             classes = list(store.classes)
@@ -46,7 +47,7 @@ def load_data(args: argparse.Namespace, params) -> tuple[list, list, np.ndarray,
         return s.ids, s.X, s.y, s.split, classes, pairs, f"feature store `{args.store}`"
     d = order_task(seed=args.seed)
     ids = [f"clip{i:04d}" for i in range(len(d.X))]
-    what = "synthetic stand-in (`stages.heads.synthetic.order_task`, 10 classes × 24 clips, T = 16, k = 1280)"
+    what = "synthetic stand-in (`synthetic.order_task`, 10 classes × 24 clips, T = 16, k = 1280)"
     return ids, d.X, d.y, d.split, d.classes, d.pairs, what
 
 

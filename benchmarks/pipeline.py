@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.markdown import write_section  # noqa: E402
-from stages.params import read_yaml  # noqa: E402
+from framecache.config.params import read_yaml  # noqa: E402
 
 
 def _run(cmd: list[str], cwd: Path) -> tuple[float, str]:

@@ -1,2 +1,3 @@
-"""framecache: stage entry points (demo, prepare, extract, train, report, predict) and the library modules
-they call. See docs/ARCHITECTURE.md for the layout and the contracts between stages."""
+"""The DVC pipeline's commands (demo, prepare, extract, train, report) and the user command ``predict``.
+
+Each parses its argv, loads params and calls one function of the ``framecache`` library."""

@@ -17,9 +17,11 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from stages import cli, demo_videos
-from stages.fileio import write_csv, write_text
-from stages.params import load_params
+from framecache import cli
+from framecache.config.params import load_params
+from framecache.data import demo as demo_videos
+from framecache.errors import FramecacheError
+from framecache.fileio import write_csv, write_text
 
 log = logging.getLogger("framecache.demo")
 MARKER = ".framecache-demo"
@@ -31,7 +33,7 @@ def build_demo(
     """Generate the demo into ``out`` (replacing a previous demo); returns the number of videos."""
     out = Path(out)
     if out.exists() and not (out / MARKER).exists() and any(out.iterdir()):
-        raise cli.FramecacheError(
+        raise FramecacheError(
             f"{out} exists, is not empty and was not written by the demo stage (no {MARKER} file): "
             "refusing to replace it. Point paths.demo at a new folder."
         )

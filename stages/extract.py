@@ -5,10 +5,10 @@
         --failures data/features/failures.csv --metrics data/features/metrics.json
 
 Paths come from dvc.yaml (built from ``paths.*`` in params.yaml); settings from the ``extract`` section.
-The work is done by :func:`stages.extraction.run_extract`.
+The work is done by :func:`framecache.features.extraction.run_extract`.
 
 Many GPUs or nodes: start the same command with ``torchrun`` (``torchrun --nproc-per-node 4 -m stages.extract
-...``); every rank extracts its share and rank 0 writes the store (:mod:`stages.distributed`). With
+...``); every rank extracts its share and rank 0 writes the store (:mod:`framecache.features.distributed`). With
 ``extract.processes`` > 1 and no torchrun around it (a DVC run), the stage re-runs itself under
 ``torchrun --standalone --nproc-per-node <processes>``.
 """
@@ -24,9 +24,9 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from collections.abc import Sequence
 
-from stages import distributed
-from stages.cli import parser, run
-from stages.params import load_params
+from framecache.cli import parser, run
+from framecache.config.params import load_params
+from framecache.features import distributed
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -41,7 +41,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     extract = params.extract
     if distributed.should_relaunch(extract["processes"]):
         return distributed.relaunch("stages.extract", sys.argv[1:] if argv is None else argv, extract["processes"])
-    from stages.extraction import run_extract  # loads torch: not needed by a process that only relaunches
+    from framecache.features.extraction import run_extract  # loads torch: not needed by a process that only relaunches
 
     with distributed.process_group(extract["sync_timeout_minutes"]) as ctx:
         run_extract(extract, args.manifest, args.classes, args.out, args.failures, args.metrics, dist=ctx)

@@ -21,9 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from stages import cli
-from stages.cli import FramecacheError
-from stages.params import load_params
+from framecache import cli
+from framecache.config.params import load_params
+from framecache.errors import FramecacheError
 
 EPILOG = """exit status: 0 when at least one video was predicted (files that failed are reported per file),
 1 when every file failed, 2 for a usage or configuration problem (unknown head, missing store or model)."""
@@ -83,7 +83,7 @@ def predict_files(
     """Extract each file's features with the store's configuration and score them with ``head``."""
     if not files:
         return []
-    from stages.extraction import features_for_videos
+    from framecache.features.extraction import features_for_videos
 
     results = features_for_videos([str(f) for f in files], provenance, device)
     out = [Prediction(str(f)) for f in files]
@@ -161,8 +161,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "Train it with `dvc repro`"
         )
 
-    from stages.heads import load_head
-    from stages.store import FeatureStore
+    from framecache.features.store import FeatureStore
+    from framecache.heads import load_head
 
     with FeatureStore.open(store_path) as store:
         provenance = dict(store.provenance)

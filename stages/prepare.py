@@ -16,9 +16,10 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from stages import cli, dataset
-from stages.fileio import write_csv, write_json, write_text
-from stages.params import load_params
+from framecache import cli
+from framecache.config.params import load_params
+from framecache.data import dataset
+from framecache.fileio import write_csv, write_json, write_text
 
 log = logging.getLogger("framecache.prepare")
 

@@ -12,8 +12,8 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-from stages import cli
-from stages.params import load_params
+from framecache import cli
+from framecache.config.params import load_params
 
 log = logging.getLogger("framecache.report")
 
@@ -29,7 +29,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     params = load_params(args.params)
 
     # Imported after argument parsing: matplotlib and scikit-learn make --help slow otherwise.
-    from stages import reporting
+    from framecache.report import reporting
 
     summary = reporting.build_report(
         params, Path(args.prepared), Path(args.features), Path(args.store), Path(args.models), Path(args.out)

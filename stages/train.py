@@ -4,7 +4,7 @@
         --out data/models/lstm
 
 The head's settings are ``heads.<head>`` in params.yaml; ``train.repeats``, ``train.device``,
-``train.cpu_threads`` and ``seed`` apply to every head. The protocol is in :mod:`stages.training`.
+``train.cpu_threads`` and ``seed`` apply to every head. The protocol is in :mod:`framecache.training`.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import difflib
 import logging
 from collections.abc import Sequence
 
-from stages import cli
-from stages.cli import FramecacheError
-from stages.params import load_params
+from framecache import cli
+from framecache.config.params import load_params
+from framecache.errors import FramecacheError
 
 log = logging.getLogger("framecache.train")
 
@@ -34,8 +34,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         hint = f" — did you mean {close[0]!r}?" if close else ""
         raise FramecacheError(f"--head {args.head!r} is not defined under heads{hint}; defined: {', '.join(defined)}")
 
-    from stages.store import FeatureStore, configured_provenance
-    from stages.training import train_head, write_outputs
+    from framecache.features.store import FeatureStore, configured_provenance
+    from framecache.training import train_head, write_outputs
 
     # the params-only check: loading the backbone to hash its weights would cost more than most heads' fits
     with FeatureStore.open(args.store, expect=configured_provenance(params["extract"])) as store:

@@ -111,8 +111,9 @@ def write_manifest(folder: Path, videos: list[Path], labels: list[str] | None = 
     zero counts (extract must cope with files that went bad after prepare)."""
     import pandas as pd
 
-    from stages.fileio import file_sha256
-    from stages.video import VideoError, probe
+    from framecache.errors import VideoError
+    from framecache.fileio import file_sha256
+    from framecache.video.probe import probe
 
     labels = labels or ["a" if i % 2 == 0 else "b" for i in range(len(videos))]
     classes = sorted(set(labels))

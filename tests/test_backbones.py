@@ -1,4 +1,4 @@
-"""The backbone registry (stages.backbones): real ImageNet weights for the default, every entry's feature
+"""The backbone registry (framecache.features.backbones): real ImageNet weights for the default, every entry's feature
 width, preprocessing taken from each library's metadata, and clear errors for weights that are not here."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ import pytest
 import torch
 from skimage import data as skdata
 
-from stages import backbones
-from stages.cli import FramecacheError
-from stages.video import frame_to_rgb
+from framecache.errors import FramecacheError
+from framecache.features import backbones
+from framecache.video.frames import frame_to_rgb
 
 CAT_CLASSES = set(range(281, 286))  # tabby, tiger cat, Persian, Siamese, Egyptian cat
 ESPRESSO = 967
@@ -134,7 +134,7 @@ def test_placed_torchvision_checkpoint_is_used(empty_weight_caches):
         logits = reference.eval()(bb.normalize(frames))
     assert feats.shape == (2, 512)
     assert torch.allclose(bb.head(feats), logits, atol=1e-4)  # features are the penultimate layer
-    from stages.fileio import file_sha256
+    from framecache.fileio import file_sha256
 
     assert bb.weights_sha256 == file_sha256(target)
 

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stages import dataset
-from stages.dataset import DatasetError
+from framecache.data import dataset
+from framecache.data.dataset import DatasetError
 
 EXTS = [".mp4", ".avi"]
 

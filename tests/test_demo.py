@@ -9,10 +9,11 @@ import av
 import numpy as np
 import pytest
 
-from stages import demo, demo_videos
-from stages.cli import FramecacheError
-from stages.fileio import file_sha256
-from stages.video import probe
+from framecache.data import demo as demo_videos
+from framecache.errors import FramecacheError
+from framecache.fileio import file_sha256
+from framecache.video.probe import probe
+from stages import demo
 
 SMALL = {"seed": 3, "clips_per_class": 2, "size": 32, "fps": 25, "min_frames": 5, "max_frames": 7}
 

@@ -1,4 +1,4 @@
-"""Scale-out extraction (stages.distributed and the torchrun path of stages.extraction): deterministic
+"""Scale-out extraction (framecache.features.distributed and the torchrun path of framecache.features.extraction): deterministic
 balanced sharding, the rank environment, and — on CPU with gloo and 2 processes — the same store as one
 process, a rank killed mid-run then a rerun that completes from its finished parts, and failures from every
 rank in the one failures file.
@@ -24,10 +24,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from stages import distributed, extraction
-from stages.cli import FramecacheError
-from stages.params import ParamsError, read_yaml, validate
-from stages.store import FeatureStore
+from framecache.config.params import ParamsError, read_yaml, validate
+from framecache.errors import FramecacheError
+from framecache.features import distributed, extraction
+from framecache.features.store import FeatureStore
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -74,7 +74,7 @@ def test_shard_is_the_same_in_every_process():
     """Another interpreter with another hash seed computes the same shards (no Python ``hash()``)."""
     keys = [f"video_{i}.mp4" for i in range(30)]
     weights = [7] * 30  # all ties: the order comes from the hash alone
-    code = f"import json, sys; from stages.distributed import shard; print(json.dumps(shard({keys!r}, {weights!r}, 4)))"
+    code = f"import json, sys; from framecache.features.distributed import shard; print(json.dumps(shard({keys!r}, {weights!r}, 4)))"
     env = {**os.environ, "PYTHONHASHSEED": "12345"}
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, check=True)
     assert yaml.safe_load(out.stdout) == distributed.shard(keys, weights, 4)

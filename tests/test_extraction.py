@@ -1,4 +1,4 @@
-"""The extract stage (stages.extraction, stages.extract): bad videos recorded not fatal, determinism, batch
+"""The extract stage (framecache.features.extraction, stages.extract): bad videos recorded not fatal, determinism, batch
 independence, incremental reuse, crash safety (SIGKILL, full disk) and the predict-time feature path.
 
 Orchestration tests run the real efficientnet_lite0 at a 32-64 px input on tiny clips: cheap, and every
@@ -21,13 +21,14 @@ import pandas as pd
 import pytest
 import yaml
 
-from stages import extraction
-from stages.cli import FramecacheError, run
+from framecache.config.params import read_yaml, validate
+from framecache.cli import run
+from framecache.errors import FramecacheError
+from framecache.features import extraction
+from framecache.features.store import FeatureStore, StaleStoreError, StoreWriter
+from framecache.fileio import file_sha256
+from framecache.video.sampling import uniform_indices
 from stages.extract import main as extract_main
-from stages.fileio import file_sha256
-from stages.params import read_yaml, validate
-from stages.store import FeatureStore, StaleStoreError, StoreWriter
-from stages.video import uniform_indices
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -150,8 +151,8 @@ def test_two_runs_give_identical_stores(tmp_path, extract_manifest, extract_clip
 
 def test_batch_composition_does_not_change_features(extract_clips):
     """Same frame, other batch neighbours: bitwise equal; another batch size: equal up to float16 rounding."""
-    from stages import backbones
-    from stages.video import Sampling
+    from framecache.features import backbones
+    from framecache.video.sampling import Sampling
 
     bb = backbones.build_backbone("efficientnet_lite0", image_size=32)
     sampling = Sampling(num_frames=4)

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from stages.fileio import atomic_path, file_sha256, read_json, write_csv, write_json
+from framecache.fileio import atomic_path, file_sha256, read_json, write_csv, write_json
 
 
 def test_success_renames_into_place_with_normal_permissions(tmp_path):

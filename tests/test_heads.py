@@ -12,12 +12,12 @@ import torch
 import yaml
 from sklearn.base import clone
 
-from stages import heads
-from stages.cli import FramecacheError
-from stages.heads.base import count_truncated, even_subsample, holdout
-from stages.heads.pooling import is_order_invariant, pool, pool_one
-from stages.params import Field, ParamsError, load_params
-from stages.training import cpu_threads
+from framecache import heads
+from framecache.config.params import Field, ParamsError, load_params
+from framecache.errors import FramecacheError
+from framecache.heads.base import count_truncated, even_subsample, holdout
+from framecache.heads.pooling import is_order_invariant, pool, pool_one
+from framecache.training import cpu_threads
 
 ROOT = Path(__file__).resolve().parents[1]
 TYPES = heads.head_types()
@@ -99,7 +99,7 @@ def test_registry_import_is_cheap():
     import subprocess
     import sys
 
-    code = "import sys, stages.heads as h; h.head_param_schema('lstm'); print('torch' in sys.modules)"
+    code = "import sys, framecache.heads as h; h.head_param_schema('lstm'); print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -208,7 +208,7 @@ def test_torch_fit_leaves_global_rng_and_determinism_flag_alone():
 
 
 def test_early_stopping_restores_best_epoch():
-    from stages.heads.neural import MIN_DELTA
+    from framecache.heads.neural import MIN_DELTA
 
     X, y = tiny(seed=4)
     Xv, yv = tiny(n_per_class=3, seed=5)
@@ -270,7 +270,7 @@ def test_padding_never_changes_a_masked_heads_output(kind):
     alone = np.concatenate([head.predict_proba([x]) for x in X])
     np.testing.assert_allclose(together, alone, rtol=0, atol=1e-6)
     # and at the module level, with garbage (not zeros) in the padded steps
-    from stages.heads.neural import pad
+    from framecache.heads.neural import pad
 
     module = head.module_.eval()
     prepared = head._prepare(X)
@@ -362,7 +362,7 @@ def test_class_defaults_match_the_schema(kind):
 
 
 def test_synthetic_order_task_pairs_are_exact_reversals_in_the_same_split():
-    from stages.heads.synthetic import order_task, pair_accuracy
+    from synthetic import order_task, pair_accuracy
 
     d = order_task(clips_per_class=4, frames=(1, 6), k=12, latent=4, seed=3)
     assert len(d.classes) == 10 and len(d.X) == 40 and d.pairs == [(4, 5), (6, 7), (8, 9)]

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stages.params import SCHEMA, Field, ParamsError, check_field, load_params, read_yaml, validate
+from framecache.config.params import SCHEMA, Field, ParamsError, check_field, load_params, read_yaml, validate
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -151,13 +151,13 @@ def test_cli_reports_errors_without_traceback(tmp_path, raw):
     raw["extract"]["device"] = "tpu"
     path = _write(tmp_path, raw)
     proc = subprocess.run(
-        [sys.executable, "-m", "stages.params", str(path)], cwd=REPO, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "framecache.config.params", str(path)], cwd=REPO, capture_output=True, text=True, timeout=120
     )
     assert proc.returncode == 2
     assert "extract.device = 'tpu' is not allowed: expected one of 'auto', 'cpu', 'cuda'" in proc.stderr
     assert "Traceback" not in proc.stderr
     ok = subprocess.run(
-        [sys.executable, "-m", "stages.params", str(REPO / "params.yaml")], cwd=REPO, capture_output=True, text=True
+        [sys.executable, "-m", "framecache.config.params", str(REPO / "params.yaml")], cwd=REPO, capture_output=True, text=True
     )
     assert ok.returncode == 0, ok.stderr
 

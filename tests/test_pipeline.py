@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stages.fileio import file_sha256
-from stages.params import read_yaml
+from framecache.config.params import read_yaml
+from framecache.fileio import file_sha256
 
 pytestmark = pytest.mark.slow
 

@@ -3,7 +3,7 @@
 The command's own logic (inputs, per-file failures, top-k, table/JSON, exit status, using the store's
 recorded configuration) is tested with a real trained head and a real feature store, with frame extraction
 stood in by a stub that records what it was asked. The end-to-end test on a real shared clip and a corrupt
-file runs the real extraction and is skipped while ``stages.extraction`` or the shared clips are absent.
+file runs the real extraction and is skipped while ``framecache.features.extraction`` or the shared clips are absent.
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ import numpy as np
 import pytest
 import yaml
 
-from stages import heads, predict
-from stages.store import EXTRACTOR_VERSION, SCHEMA_VERSION, StoreWriter, VideoFeatures
+from framecache import heads
+from stages import predict
+from framecache.features.store import EXTRACTOR_VERSION, SCHEMA_VERSION, StoreWriter, VideoFeatures
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT / ".." / "shared" / "data" / "real"
@@ -75,9 +76,9 @@ def project(tmp_path, monkeypatch):
             (None, "empty file (0 bytes)") if Path(p).stat().st_size == 0 else (_features_for(p), None) for p in paths
         ]
 
-    fake = types.ModuleType("stages.extraction")
+    fake = types.ModuleType("framecache.features.extraction")
     fake.features_for_videos = features_for_videos
-    monkeypatch.setitem(sys.modules, "stages.extraction", fake)
+    monkeypatch.setitem(sys.modules, "framecache.features.extraction", fake)
     monkeypatch.chdir(tmp_path)
     return types.SimpleNamespace(root=tmp_path, videos=videos, calls=calls)
 
@@ -154,8 +155,8 @@ def test_real_clip_and_corrupt_file_end_to_end(tmp_path, weizmann64, extract_man
     """The extract stage builds a real store from shared clips, a head is trained on it; predict on one of
     those clips must give exactly the probabilities the head gives the stored features (same stage-1
     configuration, bit for bit), and a corrupt file is reported on its own line."""
-    if importlib.util.find_spec("stages.extraction") is None:
-        pytest.skip("stages.extraction is not written yet")
+    if importlib.util.find_spec("framecache.features.extraction") is None:
+        pytest.skip("framecache.features.extraction is not written yet")
     import pandas as pd
 
     from stages import extract
@@ -177,7 +178,7 @@ def test_real_clip_and_corrupt_file_end_to_end(tmp_path, weizmann64, extract_man
         "--out", str(store), "--failures", str(tmp_path / "features" / "failures.csv"),
         "--metrics", str(tmp_path / "features" / "metrics.json"),
     ]) == 0  # fmt: skip
-    from stages.store import FeatureStore
+    from framecache.features.store import FeatureStore
 
     with FeatureStore.open(store) as fs:
         data = fs.load()

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from framecache.config.params import load_params
+from framecache.data.dataset import MANIFEST_COLUMNS
+from framecache.fileio import file_sha256
 from stages import prepare
-from stages.dataset import MANIFEST_COLUMNS
-from stages.fileio import file_sha256
-from stages.params import load_params
 
 REPO = Path(__file__).resolve().parents[1]
 

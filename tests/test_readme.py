@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from stages.params import markdown_reference
+from framecache.config.params import markdown_reference
 
 REPO = Path(__file__).resolve().parents[1]
 README = (REPO / "README.md").read_text(encoding="utf-8")
@@ -15,7 +15,7 @@ def test_parameter_reference_matches_the_schema():
     block = re.search(r"<!-- params:start -->\n(.*)<!-- params:end -->", README, re.S)
     assert block, "README.md lacks the <!-- params:start/end --> block"
     assert block.group(1) == markdown_reference(), (
-        "README.md's parameter reference is out of date: regenerate it with `uv run python -m stages.params --markdown`"
+        "README.md's parameter reference is out of date: regenerate it with `uv run python -m framecache.config.params --markdown`"
     )
 
 

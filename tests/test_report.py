@@ -14,7 +14,8 @@ import yaml
 from PIL import Image
 from test_reporting import HEADS, PAIRS, write_fixture
 
-from stages import cli, report
+from framecache import cli
+from stages import report
 
 ROOT = Path(__file__).resolve().parents[1]
 

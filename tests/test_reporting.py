@@ -1,4 +1,4 @@
-"""Tests for stages.reporting: a report built from fixture train outputs (written here in the exact
+"""Tests for framecache.report.reporting: a report built from fixture train outputs (written here in the exact
 per-head contract of docs/ARCHITECTURE.md) has every head, column, section and file, and says true things."""
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from stages import reporting, statistics
-from stages.metrics import classification_metrics
+from framecache.evaluation import statistics
+from framecache.evaluation.metrics import classification_metrics
+from framecache.report import reporting
 
 APPEARANCE = ["cat", "coffee", "astronaut", "rocket"]
 PAIRS = [["zoom_in", "zoom_out"], ["rotate_cw", "rotate_ccw"], ["fade_in", "fade_out"]]
@@ -414,7 +415,7 @@ def test_html_is_self_contained(full):
 
 
 def test_extraction_section_reads_the_store(tmp_path):
-    from stages.store import EXTRACTOR_VERSION, SCHEMA_VERSION, StoreWriter, VideoFeatures
+    from framecache.features.store import EXTRACTOR_VERSION, SCHEMA_VERSION, StoreWriter, VideoFeatures
 
     prov = {
         "schema_version": SCHEMA_VERSION, "extractor_version": EXTRACTOR_VERSION,

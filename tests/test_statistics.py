@@ -1,11 +1,11 @@
-"""Tests for stages.statistics: interval coverage, chance test, McNemar on known tables, paired bootstrap."""
+"""Tests for framecache.evaluation.statistics: interval coverage, chance test, McNemar on known tables, paired bootstrap."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from stages import metrics, statistics
+from framecache.evaluation import metrics, statistics
 
 
 def _proba_from_predictions(y_pred: np.ndarray, n_classes: int, rng: np.random.Generator) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""The HDF5 feature store (stages.store): ragged round trips, per-video access, stale-store refusal."""
+"""The HDF5 feature store (framecache.features.store): ragged round trips, per-video access, stale-store refusal."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from stages.cli import FramecacheError
-from stages.store import (
+from framecache.errors import FramecacheError
+from framecache.features.store import (
     EXTRACTOR_VERSION,
     SCHEMA_VERSION,
     FeatureStore,

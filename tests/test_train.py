@@ -12,9 +12,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from stages import heads
-from stages.cli import FramecacheError
-from stages.store import StoreWriter, VideoFeatures, configured_provenance
+from framecache import heads
+from framecache.errors import FramecacheError
+from framecache.features.store import StoreWriter, VideoFeatures, configured_provenance
 from stages.train import main
 
 ROOT = Path(__file__).resolve().parents[1]

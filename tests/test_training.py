@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from stages import heads
-from stages.cli import FramecacheError
-from stages.metrics import METRIC_NAMES
-from stages.training import (
+from framecache import heads
+from framecache.errors import FramecacheError
+from framecache.evaluation.metrics import METRIC_NAMES
+from framecache.training import (
     SealedSplit,
     SplitData,
     cpu_threads,

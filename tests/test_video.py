@@ -1,4 +1,4 @@
-"""Frame sampling and decoding (stages.video): which frames are kept, that exactly those are decoded, upright,
+"""Frame sampling and decoding (framecache.video): which frames are kept, that exactly those are decoded, upright,
 resized and cropped, with their timestamps — and that broken files give a reason instead of a crash."""
 
 from __future__ import annotations
@@ -10,17 +10,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stages.video import (
-    Geometry,
-    Sampling,
-    VideoError,
-    fps_indices,
-    frame_timestamps,
-    load_sample,
-    probe,
-    sample_indices,
-    uniform_indices,
-)
+from framecache.errors import VideoError
+from framecache.video.container import frame_timestamps
+from framecache.video.decode import load_sample
+from framecache.video.frames import Geometry
+from framecache.video.probe import probe
+from framecache.video.sampling import Sampling, fps_indices, sample_indices, uniform_indices
 
 LEVELS = [10 + 12 * i for i in range(20)]  # one flat grey level per frame identifies it after lossy coding
 
@@ -274,7 +269,7 @@ def test_real_h264_clip(weizmann64):
 def test_skipping_unwanted_pictures_changes_nothing(tmp_path, extract_clip, weizmann64):
     """Unwanted non-reference pictures are not decoded (the fast path is really taken on H.264 with
     B-frames), and the sampled frames are bit for bit those of a full decode."""
-    from stages import video
+    from framecache.video import container, decode
 
     frames = [np.random.default_rng(i % 7).integers(0, 255, (48, 64, 3), dtype=np.uint8) for i in range(45)]
     clips = [extract_clip(tmp_path / "b.mp4", frames), sorted((weizmann64 / "jack").glob("*.mp4"))[0]]
@@ -285,6 +280,6 @@ def test_skipping_unwanted_pictures_changes_nothing(tmp_path, extract_clip, weiz
             full = load_sample(clip, Sampling(num_frames=count), geometry, skip_unwanted=False)
             assert np.array_equal(fast.frame_index, full.frame_index)
             assert np.array_equal(fast.frames, full.frames)
-            demuxed = video._demux(Path(clip))
-            assert video._can_skip(demuxed, fast.frame_index)
-            assert video._decode_skipping(Path(clip), fast.frame_index, demuxed, geometry) is not None
+            demuxed = container.demux(Path(clip))
+            assert decode._can_skip(demuxed, fast.frame_index)
+            assert decode._decode_skipping(Path(clip), fast.frame_index, demuxed, geometry) is not None

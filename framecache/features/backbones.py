@@ -27,9 +27,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from stages.cli import FramecacheError
-from stages.fileio import file_sha256
-from stages.video import Geometry
+from framecache.errors import FramecacheError
+from framecache.fileio import file_sha256
+from framecache.video.frames import Geometry
 
 
 @dataclass(frozen=True)

@@ -30,9 +30,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from stages.cli import FramecacheError
-from stages.fileio import file_sha256
-from stages.video import VideoError, VideoInfo, probe
+from framecache.errors import FramecacheError, VideoError
+from framecache.fileio import file_sha256
+from framecache.video.probe import VideoInfo, probe
 
 SPLITS = ("train", "val", "test")
 MANIFEST_NAME = "manifest.csv"

@@ -1,6 +1,6 @@
 """What every stage entry point shares: the user-facing error type, logging set-up and the exit protocol.
 
-A stage's ``main()`` raises :class:`FramecacheError` (or :class:`stages.params.ParamsError`) for anything the
+A stage's ``main()`` raises :class:`FramecacheError` (or :class:`framecache.config.params.ParamsError`) for anything the
 user can fix — bad params, bad input, a stale cache. :func:`run` prints such errors as one clear message and
 exits with status 2 instead of a traceback; real bugs still surface as tracebacks.
 """
@@ -13,9 +13,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-
-class FramecacheError(Exception):
-    """An error the user can act on: the message says what is wrong and what to do."""
+from framecache.errors import FramecacheError
 
 
 def setup_logging() -> None:

@@ -22,8 +22,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
-from stages.cli import FramecacheError
-from stages.heads.pooled import DescriptorHead
+from framecache.errors import FramecacheError
+from framecache.heads.pooled import DescriptorHead
 
 
 class SVMHead(DescriptorHead):

@@ -8,7 +8,7 @@ is allowed, so a typo stops the pipeline at once instead of being silently ignor
 YAML 1.1 (PyYAML) reads ``1e-3`` as the *string* "1e-3" while DVC's YAML 1.2 reader sees a float; the loader
 here resolves floats the YAML 1.2 way so both agree.
 
-Run ``python -m stages.params [params.yaml]`` to check a file without running anything.
+Run ``python -m framecache.config.params [params.yaml]`` to check a file without running anything.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from typing import Any
 
 import yaml
 
-from stages.cli import FramecacheError
+from framecache.errors import FramecacheError
 
 REQUIRED: Any = object()
 
@@ -227,7 +227,7 @@ def validate_mapping(data: Any, schema: Schema, prefix: str = "") -> dict[str, A
 
 def _validate_head(name: str, value: Any, key: str) -> dict[str, Any]:
     # Imported here: the heads registry owns each head type's parameter schema.
-    from stages import heads
+    from framecache import heads
 
     if not isinstance(value, dict):
         raise ParamsError(f"params: {key} must be a mapping with a 'type' key, got {value!r}")
@@ -544,7 +544,7 @@ def _flatten(schema: Schema, prefix: str = "") -> list[tuple[str, Field]]:
 
 def markdown_reference() -> str:
     """Every params key as Markdown tables, generated from the schema (README.md embeds this verbatim)."""
-    from stages import heads
+    from framecache import heads
 
     lines = [*_md_table([("seed", SCHEMA["seed"])]), ""]  # type: ignore[list-item]
     for section in ("paths", "demo", "prepare", "extract", "train"):
@@ -597,7 +597,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    from stages import params as _self  # the registry's Field is stages.params.Field, not __main__.Field
-    from stages.cli import run
+    from framecache.cli import run
+    from framecache.config import (
+        params as _self,  # the registry's Field is framecache.config.params.Field, not __main__.Field
+    )
 
     run(lambda argv: _self.main(list(argv) if argv else None))

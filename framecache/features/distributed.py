@@ -16,7 +16,7 @@ not on the manifest order, the process or the machine; rank 0 alone decides whic
 broadcasts them), so the ranks never disagree about the set while parts appear in the journal.
 
 Results travel through files, not the process group: each rank checkpoints its videos as journal parts
-named ``part-rank<R>-<N>.h5`` (see :mod:`stages.extraction`) on shared storage. The group only carries a
+named ``part-rank<R>-<N>.h5`` (see :mod:`framecache.features.extraction`) on shared storage. The group only carries a
 few small Python objects — rank 0's list of videos to compute (:meth:`Context.broadcast`) and each rank's
 failures and timings (:meth:`Context.gather`) — so it always uses the gloo backend, over TCP, on GPU and
 CPU nodes alike: NCCL moves tensors between GPUs, and nothing here sends one.
@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from stages.cli import FramecacheError
+from framecache.errors import FramecacheError
 
 if TYPE_CHECKING:
     import torch

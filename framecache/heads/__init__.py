@@ -1,6 +1,6 @@
 """The head registry: every classifier that turns a video's cached ``(T, k)`` frame features into a label.
 
-Each head *type* declares its settings here (one :class:`stages.params.Field` each, so params validation,
+Each head *type* declares its settings here (one :class:`framecache.config.params.Field` each, so params validation,
 defaults and README share one description); ``params.yaml`` then names configured entries
 (``heads.lstm: {type: lstm, hidden: 64, ...}``). This module imports neither torch nor scikit-learn: params
 validation calls :func:`head_types` and :func:`head_param_schema` at the start of every stage, and only
@@ -20,9 +20,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from stages.cli import FramecacheError
-from stages.fileio import atomic_path
-from stages.params import Field
+from framecache.config.params import Field
+from framecache.errors import FramecacheError
+from framecache.fileio import atomic_path
 
 POOLINGS = ("mean", "max", "min", "maxmin", "delta", "maxmin_delta")
 
@@ -140,13 +140,13 @@ _SCHEMAS: dict[str, dict[str, Field]] = {
 
 # type -> "module:Class"; imported on first use so params validation stays cheap.
 _IMPLEMENTATIONS = {
-    "pooled": "stages.heads.pooled:PooledHead",
-    "svm": "stages.heads.svm:SVMHead",
-    "rnn": "stages.heads.recurrent:RNNHead",
-    "lstm": "stages.heads.recurrent:LSTMHead",
-    "gru": "stages.heads.recurrent:GRUHead",
-    "attention": "stages.heads.attention:AttentionHead",
-    "transformer": "stages.heads.transformer:TransformerHead",
+    "pooled": "framecache.heads.pooled:PooledHead",
+    "svm": "framecache.heads.svm:SVMHead",
+    "rnn": "framecache.heads.recurrent:RNNHead",
+    "lstm": "framecache.heads.recurrent:LSTMHead",
+    "gru": "framecache.heads.recurrent:GRUHead",
+    "attention": "framecache.heads.attention:AttentionHead",
+    "transformer": "framecache.heads.transformer:TransformerHead",
 }
 
 TEMPORAL_TYPES = ("rnn", "lstm", "gru", "attention", "transformer")
@@ -187,7 +187,7 @@ def build_head(config: dict[str, Any], random_state: int, device: str = "cpu") -
     if not isinstance(config, dict) or "type" not in config:
         raise FramecacheError(f"a head configuration needs a 'type' key, got {config!r}")
     kind = _check_type(config["type"])
-    from stages.params import validate_mapping
+    from framecache.config.params import validate_mapping
 
     settings = validate_mapping(
         {k: v for k, v in config.items() if k != "type"}, head_param_schema(kind), f"heads.<{kind}>."

@@ -35,8 +35,8 @@ from typing import Any
 import h5py
 import numpy as np
 
-from stages.cli import FramecacheError
-from stages.video import Sampling
+from framecache.errors import FramecacheError
+from framecache.video.sampling import Sampling
 
 SCHEMA_VERSION = 1
 # Bump when a change to decoding, sampling or preprocessing code changes the features a configuration
@@ -102,7 +102,7 @@ def configured_provenance(extract: Mapping[str, Any]) -> dict[str, Any]:
 
     Checking a store against this needs neither the model nor its weights file, so the cheap stages
     (train, report) can refuse a stale store without loading torch models; the extract stage checks the
-    full provenance (``stages.extraction.expected_provenance``), weights checksum included.
+    full provenance (``framecache.features.extraction.expected_provenance``), weights checksum included.
     """
     expect: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
@@ -172,7 +172,7 @@ class FeatureStore:
     def open(
         cls, path: str | Path, expect: Mapping[str, Any] | None = None, *, cache_bytes: int = 64 << 20
     ) -> FeatureStore:
-        """Open a store read-only; with ``expect`` (see ``stages.extraction.expected_provenance``) refuse
+        """Open a store read-only; with ``expect`` (see ``framecache.features.extraction.expected_provenance``) refuse
         one built with a different configuration by raising :class:`StaleStoreError`."""
         path = Path(path)
         if not path.is_file():

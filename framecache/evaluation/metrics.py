@@ -53,3 +53,17 @@ def classification_metrics(y_true: np.ndarray, proba: np.ndarray) -> dict[str, f
         "macro_f1": float(f1_score(y_true, y_pred, labels=present, average="macro", zero_division=0)),
         "log_loss": float(log_loss(y_true, clipped, labels=np.arange(n_classes))),
     }
+
+
+def nll(proba: np.ndarray, y_idx: np.ndarray) -> float:
+    """Mean negative log-likelihood of the true classes (probabilities clipped at 1e-15, as sklearn does)."""
+    proba, y_idx = np.asarray(proba), np.asarray(y_idx, dtype=np.int64)
+    return float(-np.mean(np.log(np.clip(proba[np.arange(len(y_idx)), y_idx], 1e-15, 1.0))))
+
+
+def spread_proba(proba: np.ndarray, columns: np.ndarray, n_classes: int) -> np.ndarray:
+    """Probabilities over ``columns`` (the classes a model saw) spread to all ``n_classes`` (the rest get 0)."""
+    proba = np.asarray(proba)
+    out = np.zeros((len(proba), n_classes), dtype=np.float64)
+    out[:, np.asarray(columns, dtype=np.int64)] = proba
+    return out

@@ -2,7 +2,7 @@
 across videos, into one provenance-stamped HDF5 feature store — crash-safe, incremental, failure-tolerant.
 
 Pipeline. Videos are decoded in DataLoader worker processes (``extract.num_workers``) by
-:func:`stages.video.load_sample`, which keeps only the sampled frames, already resized and cropped. The main
+:func:`framecache.video.decode.load_sample`, which keeps only the sampled frames, already resized and cropped. The main
 process cuts the stream of frames into fixed-size batches across video boundaries and runs the model:
 fp32 channels_last on CPU; AMP (bf16 where supported, else fp16), channels_last, pinned staging buffers and
 non-blocking copies on CUDA, with the next batch launched before the previous one's features are fetched.
@@ -10,7 +10,7 @@ The last batch is padded to the full batch size, so every forward pass has the s
 features never depend on which frames shared its batch (on CPU they are bitwise identical).
 
 Crash safety. The store is only ever written to a temporary file beside ``--out`` and renamed over it when
-complete (``stages.fileio.atomic_path``): a kill, an exception or a full disk leaves the previous store (or
+complete (``framecache.fileio.atomic_path``): a kill, an exception or a full disk leaves the previous store (or
 none), never a truncated one. Features computed so far are checkpointed every ``extract.checkpoint_seconds``
 into a *journal* folder ``.<store name>.journal/`` next to the store: each part is itself a small store,
 written atomically. A killed run therefore loses at most one checkpoint interval; the next run reuses the
@@ -26,7 +26,7 @@ declared outputs, so resuming after a kill works either way. Nothing here writes
 so a store that DVC hard-links from its cache is never modified.
 
 Scale-out. Under ``torchrun`` every rank runs :func:`run_extract`: rank 0 decides which videos are left,
-each rank computes its shard (:mod:`stages.distributed`) into journal parts of its own
+each rank computes its shard (:mod:`framecache.features.distributed`) into journal parts of its own
 (``part-rank<R>-<N>.h5``), and after the ranks meet, rank 0 assembles the store from the parts exactly as a
 single process does (data copied, manifest order) and writes every output. Parts are what the ranks share,
 so a killed rank or node leaves its finished parts for the rerun; the journal must be on storage every rank
@@ -55,18 +55,20 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from stages import backbones, distributed
-from stages.backbones import Backbone, Preprocessing
-from stages.cli import FramecacheError
-from stages.fileio import atomic_path, file_sha256, write_csv, write_json
-from stages.store import (
+from framecache.errors import FramecacheError, VideoError
+from framecache.features import backbones, distributed
+from framecache.features.backbones import Backbone, Preprocessing
+from framecache.features.store import (
     FeatureStore,
     StoreWriter,
     VideoFeatures,
     configured_provenance,
     provenance_diff,
 )
-from stages.video import Geometry, Sampling, VideoError, VideoSample, load_sample
+from framecache.fileio import atomic_path, file_sha256, write_csv, write_json
+from framecache.video.decode import VideoSample, load_sample
+from framecache.video.frames import Geometry
+from framecache.video.sampling import Sampling
 
 log = logging.getLogger("framecache.extract")
 
@@ -545,7 +547,7 @@ def run_extract(
     Raises FramecacheError (after writing every output) when the failure rate is above the threshold.
 
     In a torchrun job (``dist``, every rank calls this): rank 0 decides which videos are left to compute,
-    every rank extracts its shard (:func:`stages.distributed.shard`) into its own journal parts, and rank 0
+    every rank extracts its shard (:func:`framecache.features.distributed.shard`) into its own journal parts, and rank 0
     assembles the store from all parts, writes every output and returns the metrics; the other ranks write
     nothing else and return their own counts.
     """

@@ -29,8 +29,8 @@ import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
 from torch import nn
 
-from stages.cli import FramecacheError
-from stages.heads.base import balanced_weights, check_sequences, encode_labels, even_subsample, holdout
+from framecache.errors import FramecacheError
+from framecache.heads.base import balanced_weights, check_sequences, encode_labels, even_subsample, holdout
 
 log = logging.getLogger(__name__)
 

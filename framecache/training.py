@@ -24,11 +24,11 @@ from typing import Any
 
 import numpy as np
 
-from stages import heads
-from stages.cli import FramecacheError
-from stages.fileio import write_csv, write_json
-from stages.heads.base import count_truncated
-from stages.metrics import METRIC_NAMES, classification_metrics
+from framecache import heads
+from framecache.errors import FramecacheError
+from framecache.evaluation.metrics import METRIC_NAMES, classification_metrics
+from framecache.fileio import write_csv, write_json
+from framecache.heads.base import count_truncated
 
 log = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from stages.cli import FramecacheError
-from stages.heads.neural import TorchHead, last_valid, masked_mean, sinusoidal_positions, valid_mask
+from framecache.errors import FramecacheError
+from framecache.heads.neural import TorchHead, last_valid, masked_mean, sinusoidal_positions, valid_mask
 
 
 class TransformerNet(nn.Module):

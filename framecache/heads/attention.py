@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from stages.heads.neural import TorchHead, sinusoidal_positions, valid_mask
+from framecache.heads.neural import TorchHead, sinusoidal_positions, valid_mask
 
 
 class AttentionPoolNet(nn.Module):

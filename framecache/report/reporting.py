@@ -1,7 +1,7 @@
 """The comparison of trained heads, written as tables (CSV, Markdown, HTML), plots and one self-contained HTML
 page: what the report stage produces from the train stages' outputs.
 
-Every number shown with a confidence interval comes from :mod:`stages.statistics`, resampling the *same*
+Every number shown with a confidence interval comes from :mod:`framecache.evaluation.statistics`, resampling the *same*
 test videos for every head so two heads' intervals and their difference are paired. The sections:
 
 * **headline**: which heads win on the order-only class pairs (classes that differ only in frame order, from
@@ -38,10 +38,10 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import ConfusionMatrixDisplay
 
-from stages import statistics
-from stages.cli import FramecacheError
-from stages.fileio import atomic_path, read_json, write_csv, write_json, write_text
-from stages.metrics import classification_metrics
+from framecache.errors import FramecacheError
+from framecache.evaluation import statistics
+from framecache.evaluation.metrics import classification_metrics
+from framecache.fileio import atomic_path, read_json, write_csv, write_json, write_text
 
 log = logging.getLogger(__name__)
 
@@ -664,7 +664,7 @@ def dataset_section(prepared: Path, heads: Sequence[HeadResult]) -> Section:
 def read_store(store: Path) -> tuple[dict[str, Any], pd.DataFrame]:
     """The feature store's recorded configuration (provenance, compute, library versions) and its per-video
     table (split, sampling ``policy``, stored frames...)."""
-    from stages.store import FeatureStore
+    from framecache.features.store import FeatureStore
 
     with FeatureStore.open(store) as fs:
         info = dict(fs.provenance)

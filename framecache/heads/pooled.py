@@ -1,6 +1,6 @@
 """Frame pooling followed by a linear classifier: the static (and dynamic Δ) baselines.
 
-Each video's ``(T, k)`` features are pooled into one descriptor (see :mod:`stages.heads.pooling`), standardised
+Each video's ``(T, k)`` features are pooled into one descriptor (see :mod:`framecache.heads.pooling`), standardised
 with statistics of the training videos only, and classified by multinomial logistic regression. The inverse
 regularisation C is chosen from ``C_grid`` on the validation split; without one, part of train is held out
 (stratified) for the choice and the chosen model is then refitted on all of train.
@@ -22,8 +22,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from stages.heads.base import check_sequences, encode_labels, holdout, selection_key
-from stages.heads.pooling import pool
+from framecache.heads.base import check_sequences, encode_labels, holdout, selection_key
+from framecache.heads.pooling import pool
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from stages.heads import POOLINGS
+from framecache.heads import POOLINGS
 
 
 def delta_pool(x: np.ndarray, step: int) -> np.ndarray:

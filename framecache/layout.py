@@ -1,0 +1,71 @@
+"""Every name that crosses a stage boundary, defined once: output file names, CSV columns, split names and
+where the feature store lives.
+
+A stage writes a file under one of these names and the next stage reads it under the same name; dvc.yaml
+declares the same paths (a test checks that its outs match this module). Folders themselves come from
+``params.yaml`` (``paths:``) through dvc.yaml to each command's argv; only the names inside them live here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+SPLITS = ("train", "val", "test")
+
+# prepare -> ${paths.prepared}/
+MANIFEST = "manifest.csv"
+CLASSES = "classes.txt"
+FAILURES = "failures.csv"  # also extract's, under ${paths.features}/
+SUMMARY = "summary.json"  # also the report's, under ${paths.report}/
+MANIFEST_COLUMNS = (
+    "video_id", "path", "label", "label_index", "split", "group",
+    "frames", "fps", "duration", "width", "height", "codec", "sha256",
+)  # fmt: skip
+# what extract needs of a manifest (a hand-written one may leave the probe columns out)
+MANIFEST_REQUIRED = ("video_id", "path", "label", "label_index", "split", "group", "frames", "sha256")
+FAILURE_COLUMNS = ("path", "reason")
+
+# extract -> ${paths.features}/
+STORE_SUFFIX = ".h5"
+METRICS = "metrics.json"  # also each head's, under ${paths.models}/<head>/
+
+# train@<head> -> ${paths.models}/<head>/
+MODEL = "model.pkl"
+PREDICTIONS = "predictions.csv"
+CURVE = "curve.csv"
+CURVE_COLUMNS = ("repeat", "step", "train_loss", "val_loss", "val_accuracy")
+PREDICTION_COLUMNS = ("video_id", "split", "repeat", "label", "predicted")  # then one p_<class> per class
+PROBABILITY_PREFIX = "p_"
+
+# report -> ${paths.report}/
+REPORT_HTML = "report.html"
+COMPARISON_CSV = "comparison.csv"
+COMPARISON_MD = "comparison.md"
+PAIRS_CSV = "pairs.csv"
+PER_CLASS_CSV = "per_class.csv"
+CONFUSION_DIR = "confusion"
+CURVES_DIR = "curves"
+
+
+def store_path(features: str | Path, backbone: str) -> Path:
+    """The feature store of ``backbone`` under the ``paths.features`` folder (one store per backbone)."""
+    return Path(features) / f"{backbone}{STORE_SUFFIX}"
+
+
+def head_dir(models: str | Path, head: str) -> Path:
+    """Where train@<head> writes its outputs under the ``paths.models`` folder."""
+    return Path(models) / head
+
+
+def probability_column(class_name: str) -> str:
+    return f"{PROBABILITY_PREFIX}{class_name}"
+
+
+def write_classes_text(classes: list[str]) -> str:
+    """classes.txt's content: one class name per line; line i is label_index i."""
+    return "".join(f"{c}\n" for c in classes)
+
+
+def read_classes(path: str | Path) -> list[str]:
+    """The class names of a classes.txt, in label_index order."""
+    return [line.strip() for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]

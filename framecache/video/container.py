@@ -1,0 +1,103 @@
+"""Opening a video container with PyAV and the one demux pass (no decoding) that tells a stream's packets,
+presentation times and codec; shared by probing and decoding, so both give the same checks and messages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+
+from framecache.errors import VideoError
+
+
+def stream_rate(stream: av.video.stream.VideoStream) -> float:
+    for rate in (stream.average_rate, stream.guessed_rate, stream.base_rate):
+        if rate is not None and rate > 0:
+            value = float(rate)
+            # AVI/MPEG streams sometimes advertise the time base (e.g. 90000) instead of a frame rate.
+            if 0 < value <= 1000:
+                return value
+    return 0.0
+
+
+def ffmpeg_reason(exc: av.FFmpegError) -> str:
+    # FFmpeg messages carry the file name and errno prefix; the strerror part is what a user needs.
+    return getattr(exc, "strerror", None) or str(exc)
+
+
+def open_video(path: Path) -> av.container.InputContainer:
+    """An open container with a video stream, or a :class:`VideoError` saying why the file is not one."""
+    try:
+        if not path.is_file():
+            if path.is_symlink() and not path.exists():
+                raise VideoError("broken symbolic link")
+            raise VideoError("not a regular file" if path.exists() else "file not found")
+        if path.stat().st_size == 0:
+            raise VideoError("empty file (0 bytes)")
+    except OSError as exc:
+        raise VideoError(f"cannot read file: {exc.strerror or exc}") from None
+    try:
+        container = av.open(str(path), metadata_errors="ignore")
+    except av.FFmpegError as exc:
+        raise VideoError(f"not a readable video container: {ffmpeg_reason(exc)}") from None
+    except OSError as exc:
+        raise VideoError(f"cannot open file: {exc.strerror or exc}") from None
+    if not container.streams.video:
+        container.close()
+        raise VideoError("no video stream")
+    return container
+
+
+@dataclass(frozen=True)
+class Demuxed:
+    """What one demux pass (no decoding) tells about a video stream."""
+
+    pts: list[int | None]  # per non-empty packet, in decode order
+    times: np.ndarray  # presentation time (s, from the first frame) per frame, in display order
+    codec: str
+
+
+def demux(path: Path) -> Demuxed:
+    container = open_video(path)
+    with container:
+        stream = container.streams.video[0]
+        pts: list[int | None] = []
+        try:
+            for packet in container.demux(stream):
+                if packet.size > 0:
+                    pts.append(packet.pts if packet.pts is not None else packet.dts)
+        except av.FFmpegError as exc:
+            if not pts:
+                raise VideoError(f"demuxing failed: {ffmpeg_reason(exc)}") from None
+        rate = stream_rate(stream)
+        time_base = stream.time_base
+        codec = stream.codec_context.name
+    if not pts:
+        raise VideoError("no video frames")
+    if any(t is None for t in pts) or time_base is None:
+        # a stream without (complete) times, e.g. raw H.264: the nominal rate is all there is
+        n = len(pts)
+        times = np.arange(n, dtype=np.float64) / rate if rate > 0 else np.full(n, np.nan)
+    else:
+        ticks = np.sort(np.asarray(pts, dtype=np.int64))
+        times = (ticks - ticks[0]).astype(np.float64) * float(time_base)
+    return Demuxed(pts=pts, times=times, codec=codec)
+
+
+def frame_timestamps(path: str | Path) -> np.ndarray:
+    """Presentation time (s, from the first frame) of every frame, in display order, from demuxing alone.
+
+    Packets are sorted by their timestamps: decoders emit frames in presentation order even where the
+    decoded frames carry shuffled timestamps (B-frames packed in AVI), so the k-th smallest packet time is
+    the time of the k-th decoded frame. Without packet times (raw streams) the nominal frame rate gives them;
+    NaN when there is none either.
+    """
+    return demux(Path(path)).times
+
+
+def sample_aspect(stream: Any) -> float:
+    sar = stream.sample_aspect_ratio
+    return float(sar) if sar is not None and sar > 0 else 1.0
