@@ -233,3 +233,18 @@ def load_head(path: str | Path) -> Any:
             f"{FORMAT_VERSION}; re-run the train stage"
         )
     return payload["head"]
+
+
+def uses_torch(config: dict[str, Any]) -> bool:
+    """Does the head configured as ``config`` (a ``heads.<name>`` entry) train with torch?"""
+    return config.get("type") in TEMPORAL_TYPES
+
+
+def is_order_blind(config: dict[str, Any]) -> bool:
+    """Does the head configured as ``config`` ignore frame order (same prediction for any frame order)?"""
+    kind = config.get("type")
+    if kind in ("pooled", "svm"):
+        return config.get("pooling", "mean") in ("mean", "max", "min", "maxmin")
+    if kind == "attention":
+        return config.get("positional", True) is False
+    return False
