@@ -69,3 +69,14 @@ def write_classes_text(classes: list[str]) -> str:
 def read_classes(path: str | Path) -> list[str]:
     """The class names of a classes.txt, in label_index order."""
     return [line.strip() for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+# What each DVC stage writes, relative to its folder (paths.prepared, paths.features, the head's folder under
+# paths.models, paths.report); dvc.yaml's outs, metrics and plots must declare exactly these (a test checks).
+# The extract stage's store is named by the backbone: see store_path.
+STAGE_OUTPUTS = {
+    "prepare": (MANIFEST, CLASSES, FAILURES, SUMMARY),
+    "extract": (FAILURES, METRICS),
+    "train": (MODEL, PREDICTIONS, METRICS, CURVE),
+    "report": (REPORT_HTML, COMPARISON_CSV, COMPARISON_MD, PAIRS_CSV, PER_CLASS_CSV, CONFUSION_DIR, CURVES_DIR, SUMMARY),
+}

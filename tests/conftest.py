@@ -1,4 +1,5 @@
-"""Fixtures shared across the test suite: the real clips in ../shared and small generated videos."""
+"""Fixtures shared across the test suite: the real clips in ../shared, small generated videos, params files
+and feature stores (builders in tests/builders.py)."""
 
 from __future__ import annotations
 
@@ -181,3 +182,23 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(old)
+
+
+@pytest.fixture
+def params_file(tmp_path):
+    """Factory fixture: ``params_file(overrides=None, path=tmp_path, **sections)`` writes a params.yaml derived
+    from the repository's, with sections merged in, and returns its path."""
+    from tests.builders import write_params
+
+    def make(overrides=None, path=None, **sections):
+        return write_params(path or tmp_path, overrides, **sections)
+
+    return make
+
+
+@pytest.fixture
+def feature_store():
+    """Factory fixture: ``feature_store(path, provenance, classes, videos)``; see tests/builders.write_store."""
+    from tests.builders import write_store
+
+    return write_store
