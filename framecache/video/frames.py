@@ -8,9 +8,12 @@ frame gets the same pixels the backbone's reference preprocessing would give it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import av
 import numpy as np
+
+if TYPE_CHECKING:  # frames arrive decoded: Geometry users (the backbones) need not load PyAV
+    import av
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,3 @@ def _resize_crop(rgb: np.ndarray, out_h: int, out_w: int, geometry: Geometry) ->
         image = tvf.resize(image, [out_h, out_w], interpolation=mode, antialias=True)
     image = tvf.center_crop(image, [geometry.crop, geometry.crop])
     return np.ascontiguousarray(image.numpy().transpose(1, 2, 0))
-
-
-# --------------------------------------------------------------------------------------------------------

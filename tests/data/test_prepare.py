@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 
 from framecache.config.params import load_params
-from framecache.data.dataset import MANIFEST_COLUMNS
+from framecache.data.prepare import prepare_dataset
 from framecache.fileio import file_sha256
-from stages import prepare
+from framecache.layout import MANIFEST_COLUMNS
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -60,7 +60,7 @@ def test_generated_clips_with_ucf_names_and_bad_files(tmp_path, make_video, para
     before = _tree_hashes(root)
 
     out = tmp_path / "prepared"
-    summary = prepare.prepare(root, out, params=params)
+    summary = prepare_dataset(root, out, params)
 
     assert _tree_hashes(root) == before, "prepare must not touch the user's files"
     rows = _read(out, "manifest.csv")
@@ -93,7 +93,7 @@ def test_manifest_entries_that_are_not_files_are_failures(tmp_path, make_video, 
     (root / "clips" / "dir.mp4").mkdir()
     lines = [f"clips/a{i}.mp4,a\n" for i in range(6)] + [f"clips/b{i}.mp4,b\n" for i in range(6)]
     (root / "manifest.csv").write_text("path,label\n" + "".join(lines) + "clips/dir.mp4,a\nclips/gone.mp4,b\n")
-    summary = prepare.prepare(root, tmp_path / "out", params=params)
+    summary = prepare_dataset(root, tmp_path / "out", params)
     failures = {Path(r["path"]).name: r["reason"] for r in _read(tmp_path / "out", "failures.csv")}
     assert failures == {"dir.mp4": "not a regular file", "gone.mp4": "file not found"}
     assert summary["videos"] == 12 and summary["source"] == "manifest"
@@ -101,7 +101,7 @@ def test_manifest_entries_that_are_not_files_are_failures(tmp_path, make_video, 
 
 def test_weizmann_twins_share_a_group_and_never_straddle(weizmann64, tmp_path, params):
     out = tmp_path / "prepared"
-    summary = prepare.prepare(weizmann64, out, params=params)
+    summary = prepare_dataset(weizmann64, out, params)
     rows = _read(out, "manifest.csv")
     assert summary["videos"] == 72 and summary["classes"] == 4 and summary["failures"] == 0
     with open(weizmann64 / "manifest.csv", newline="") as fh:
@@ -115,7 +115,7 @@ def test_weizmann_twins_share_a_group_and_never_straddle(weizmann64, tmp_path, p
 
 def test_ud810_avi_grouped_by_person(ud810, tmp_path, params):
     out = tmp_path / "prepared"
-    summary = prepare.prepare(ud810, out, params=params)
+    summary = prepare_dataset(ud810, out, params)
     rows = _read(out, "manifest.csv")
     assert summary["videos"] == 27 and summary["failures"] == 0
     assert {r["codec"] for r in rows} == {"mpeg4"}

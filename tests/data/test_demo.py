@@ -9,11 +9,11 @@ import av
 import numpy as np
 import pytest
 
-from framecache.data import demo as demo_videos
+from framecache.data import demo_clips
+from framecache.data.demo import write_demo
 from framecache.errors import FramecacheError
 from framecache.fileio import file_sha256
 from framecache.video.probe import probe
-from stages import demo
 
 SMALL = {"seed": 3, "clips_per_class": 2, "size": 32, "fps": 25, "min_frames": 5, "max_frames": 7}
 
@@ -31,14 +31,14 @@ def _manifest(folder: Path) -> list[dict]:
 @pytest.fixture(scope="module")
 def small_demo(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("demo") / "demo"
-    demo.build_demo(out, **SMALL)
+    write_demo(out, **SMALL)
     return out
 
 
 def test_writes_every_class_as_real_h264(small_demo):
     rows = _manifest(small_demo)
-    assert {r["label"] for r in rows} == set(demo_videos.class_names())
-    assert len(rows) == SMALL["clips_per_class"] * len(demo_videos.class_names())
+    assert {r["label"] for r in rows} == set(demo_clips.class_names())
+    assert len(rows) == SMALL["clips_per_class"] * len(demo_clips.class_names())
     for r in rows:
         info = probe(small_demo / r["path"])
         assert info.codec == "h264"
@@ -51,7 +51,7 @@ def test_writes_every_class_as_real_h264(small_demo):
 def test_reversed_pairs_are_frame_for_frame_reversals(small_demo):
     rows = _manifest(small_demo)
     reversed_rows = [r for r in rows if r["reversed_from"]]
-    assert len(reversed_rows) == SMALL["clips_per_class"] * len(demo_videos.ORDER_PAIRS)
+    assert len(reversed_rows) == SMALL["clips_per_class"] * len(demo_clips.ORDER_PAIRS)
     by_path = {r["path"]: r for r in rows}
     for r in reversed_rows:
         forward = by_path[r["reversed_from"]]
@@ -70,48 +70,48 @@ def test_groups_never_shared_across_unrelated_clips(small_demo):
     for r in rows:
         groups.setdefault(r["group"], set()).add(r["label"])
     for labels in groups.values():
-        assert len(labels) == 1 or sorted(labels) in [sorted(p) for p in demo_videos.class_pairs()]
+        assert len(labels) == 1 or sorted(labels) in [sorted(p) for p in demo_clips.class_pairs()]
 
 
 def test_same_seed_same_bytes_other_seed_other_clips(small_demo, tmp_path):
     again = tmp_path / "again"
-    demo.build_demo(again, **SMALL)
+    write_demo(again, **SMALL)
     for r in _manifest(small_demo):
         assert file_sha256(small_demo / r["path"]) == file_sha256(again / r["path"]), r["path"]
     other = tmp_path / "other"
-    demo.build_demo(other, **{**SMALL, "seed": SMALL["seed"] + 1})
+    write_demo(other, **{**SMALL, "seed": SMALL["seed"] + 1})
     path = _manifest(small_demo)[0]["path"]
     assert file_sha256(small_demo / path) != file_sha256(other / path)
 
 
 def test_more_clips_leave_earlier_clips_unchanged():
-    few = demo_videos.plan(seed=1, clips_per_class=2, min_frames=5, max_frames=9)
-    more = demo_videos.plan(seed=1, clips_per_class=4, min_frames=5, max_frames=9)
+    few = demo_clips.plan(seed=1, clips_per_class=2, min_frames=5, max_frames=9)
+    more = demo_clips.plan(seed=1, clips_per_class=4, min_frames=5, max_frames=9)
     specs_more = {clips[0].relpath: spec for spec, clips in more}
     for spec, clips in few:
         assert specs_more[clips[0].relpath] == spec
 
 
 def test_clips_vary_in_length_photo_and_motion():
-    jobs = demo_videos.plan(seed=0, clips_per_class=12, min_frames=10, max_frames=40)
+    jobs = demo_clips.plan(seed=0, clips_per_class=12, min_frames=10, max_frames=40)
     lengths = {spec.frames for spec, _ in jobs}
     photos = {spec.photo for spec, clips in jobs if clips[0].label == "zoom_in"}
     assert len(lengths) > 10 and len(photos) > 3
     cat_specs = [spec for spec, clips in jobs if clips[0].label == "cat"][:2]
-    a, b = (demo_videos.render_frames(spec, 32) for spec in cat_specs)
+    a, b = (demo_clips.render_frames(spec, 32) for spec in cat_specs)
     assert not np.array_equal(a[0], b[0]), "two clips of a class start from different views"
 
 
 def test_replaces_its_own_output_but_never_a_foreign_folder(tmp_path):
     out = tmp_path / "demo"
-    demo.build_demo(out, **SMALL)
+    write_demo(out, **SMALL)
     (out / "stale.txt").write_text("from an older run")
-    demo.build_demo(out, **SMALL)
+    write_demo(out, **SMALL)
     assert not (out / "stale.txt").exists()
     user = tmp_path / "my_videos"
     user.mkdir()
     (user / "precious.mp4").write_bytes(b"not to be touched")
     with pytest.raises(FramecacheError, match="refusing to replace it"):
-        demo.build_demo(user, **SMALL)
+        write_demo(user, **SMALL)
     assert (user / "precious.mp4").read_bytes() == b"not to be touched"
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "no staging folder left behind"
