@@ -29,7 +29,8 @@ import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
 from torch import nn
 
-from framecache.errors import FramecacheError
+from framecache.compute import resolve_device
+from framecache.evaluation.metrics import nll
 from framecache.heads.base import balanced_weights, check_sequences, encode_labels, even_subsample, holdout
 
 log = logging.getLogger(__name__)
@@ -38,17 +39,6 @@ PREDICT_BATCH = 256
 # An epoch counts as an improvement only when validation loss drops by more than this: once a head fits the
 # validation set, its loss creeps down by tiny amounts for many epochs that change no prediction.
 MIN_DELTA = 1e-3
-
-
-def resolve_device(device: str) -> torch.device:
-    """``auto`` → CUDA when available, else CPU; an explicit ``cuda`` without a GPU is a user error."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise FramecacheError("train.device = 'cuda' but no CUDA GPU is available here; use 'auto' or 'cpu'")
-    if device not in ("cpu", "cuda"):
-        raise FramecacheError(f"device {device!r} is not allowed: expected one of 'auto', 'cpu', 'cuda'")
-    return torch.device(device)
 
 
 @contextlib.contextmanager
@@ -171,7 +161,7 @@ class TorchHead(ClassifierMixin, BaseEstimator):
         X_fit = self._prepare(X_fit)
         X_val = self._prepare(X_val, "X_val") if len(X_val) else []
 
-        device = resolve_device(self.device)
+        device = resolve_device(self.device, "train.device")
         with seeded(self.random_state, device):
             module = self._build_module(self.n_features_in_, n_classes).to(device)
             weight = None
@@ -199,8 +189,7 @@ class TorchHead(ClassifierMixin, BaseEstimator):
                 row: dict[str, Any] = {"step": epoch, "train_loss": total / count}
                 if len(X_val):
                     proba = self._proba(module, X_val, device)
-                    p_true = proba[np.arange(len(y_val_idx)), y_val_idx]
-                    row["val_loss"] = float(-np.mean(np.log(np.clip(p_true, 1e-15, 1.0))))
+                    row["val_loss"] = nll(proba, y_val_idx)
                     row["val_accuracy"] = float(np.mean(np.argmax(proba, axis=1) == y_val_idx))
                 else:
                     row["val_loss"], row["val_accuracy"] = row["train_loss"], float("nan")
@@ -239,7 +228,10 @@ class TorchHead(ClassifierMixin, BaseEstimator):
 
     def predict_proba(self, X: Sequence[np.ndarray]) -> np.ndarray:
         X = self._prepare(X)
-        device = resolve_device("auto" if self.device == "cuda" and not torch.cuda.is_available() else self.device)
+        # a model trained on a GPU still predicts on a machine without one
+        device = resolve_device(
+            "auto" if self.device == "cuda" and not torch.cuda.is_available() else self.device, "train.device"
+        )
         module = self.module_.to(device)
         try:
             return self._proba(module, X, device)

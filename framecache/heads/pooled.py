@@ -22,17 +22,11 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
+from framecache.evaluation.metrics import nll, spread_proba
 from framecache.heads.base import check_sequences, encode_labels, holdout, selection_key
 from framecache.heads.pooling import pool
 
 log = logging.getLogger(__name__)
-
-
-def nll(proba: np.ndarray, y_idx: np.ndarray) -> float:
-    """Mean negative log-likelihood of the true columns (probabilities clipped at 1e-15, like sklearn)."""
-    if len(y_idx) == 0:
-        return float("nan")
-    return float(-np.mean(np.log(np.clip(proba[np.arange(len(y_idx)), y_idx], 1e-15, 1.0))))
 
 
 class DescriptorHead(ClassifierMixin, BaseEstimator):
@@ -62,10 +56,7 @@ class DescriptorHead(ClassifierMixin, BaseEstimator):
 
     def _full_proba(self, estimator: Any, D: np.ndarray) -> np.ndarray:
         """Probabilities over all of ``classes_`` (a class missing from a hold-out fit gets 0)."""
-        p = estimator.predict_proba(D)
-        out = np.zeros((len(D), len(self.classes_)), dtype=np.float64)
-        out[:, np.asarray(estimator.classes_, dtype=np.int64)] = p
-        return out
+        return spread_proba(estimator.predict_proba(D), estimator.classes_, len(self.classes_))
 
     def fit(
         self,
@@ -97,7 +88,7 @@ class DescriptorHead(ClassifierMixin, BaseEstimator):
             est = self._fit_quietly(self._make(cand, y_fit), D_fit, y_fit)
             p_val = self._full_proba(est, D_val)
             val_acc = float(np.mean(np.argmax(p_val, axis=1) == y_val_idx)) if len(y_val_idx) else float("nan")
-            val_loss = nll(p_val, y_val_idx)
+            val_loss = nll(p_val, y_val_idx) if len(y_val_idx) else float("nan")
             history.append(
                 {
                     "step": step,
@@ -128,10 +119,6 @@ class DescriptorHead(ClassifierMixin, BaseEstimator):
         if any(issubclass(w.category, ConvergenceWarning) for w in caught):
             log.debug("%s: solver did not fully converge for %s", type(self).__name__, est)
         return est
-
-    def decision_descriptors(self, X: Sequence[np.ndarray]) -> np.ndarray:
-        """The pooled descriptors this head classifies (before standardisation)."""
-        return self._descriptors(X)
 
     def predict_proba(self, X: Sequence[np.ndarray]) -> np.ndarray:
         p = self._full_proba(self.estimator_, self._descriptors(X))

@@ -15,7 +15,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from framecache.heads import POOLINGS
+POOLINGS = ("mean", "max", "min", "maxmin", "delta", "maxmin_delta")
+# the poolings whose descriptor is the same for any frame order (the others see the direction of change)
+_STATIC = ("mean", "max", "min", "maxmin")
 
 
 def delta_pool(x: np.ndarray, step: int) -> np.ndarray:
@@ -51,4 +53,4 @@ def pool(X: Sequence[np.ndarray], pooling: str, delta_step: int = 1) -> np.ndarr
 
 def is_order_invariant(pooling: str) -> bool:
     """True for the static poolings, whose descriptor ignores frame order."""
-    return pooling in ("mean", "max", "min", "maxmin")
+    return pooling in _STATIC

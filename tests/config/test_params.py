@@ -1,4 +1,4 @@
-"""params.yaml validation: every error kind names the key, the value and what is allowed."""
+"""params.yaml validation: every error kind names the key, the value as written and what is allowed."""
 
 from __future__ import annotations
 
@@ -10,9 +10,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from framecache.config.params import SCHEMA, Field, ParamsError, check_field, load_params, read_yaml, validate
+from framecache.config.fields import Settings
+from framecache.config.params import ParamsError, load_params, read_yaml, validate
+from framecache.config.sections import Extract, ParamsFile
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -28,18 +30,18 @@ def _write(tmp_path: Path, data: dict) -> Path:
 
 def test_repository_params_are_valid_and_complete(raw):
     params = validate(raw)
-    # every schema key is present in the committed file, so users see (and the README documents) them all
-    for section, spec in SCHEMA.items():
+    # every model key is present in the committed file, so users see (and the README documents) them all
+    for section, field in ParamsFile.model_fields.items():
         assert section in raw, f"params.yaml lacks section {section}"
-        if isinstance(spec, dict):
-            assert set(spec) == set(raw[section]), f"params.yaml {section} keys differ from the schema"
+        if isinstance(field.annotation, type) and issubclass(field.annotation, Settings):
+            assert set(field.annotation.model_fields) == set(raw[section]), f"params.yaml {section} keys differ"
     assert params.extract.backbone == "efficientnet_lite0"
     assert params["train"]["heads"] == raw["train"]["heads"]
 
 
 def test_defaults_fill_missing_keys(raw):
     del raw["extract"]["num_frames"]
-    assert validate(raw).extract.num_frames == SCHEMA["extract"]["num_frames"].default
+    assert validate(raw).extract.num_frames == Extract.model_fields["num_frames"].default == 16
 
 
 def test_unknown_key_suggests_the_nearest(raw):
@@ -47,12 +49,13 @@ def test_unknown_key_suggests_the_nearest(raw):
     with pytest.raises(ParamsError) as err:
         validate(raw)
     msg = str(err.value)
-    assert "extract.num_frame" in msg and "did you mean extract.'num_frames'" in msg
+    assert "extract.num_frame" in msg and "(did you mean 'extract.num_frames'?)" in msg
+    assert "known keys here: amp, backbone," in msg
 
 
 def test_unknown_top_level_section(raw):
     raw["extrakt"] = {}
-    with pytest.raises(ParamsError, match=r"unknown key 'extrakt' — did you mean 'extract'"):
+    with pytest.raises(ParamsError, match=r"unknown key 'extrakt' \(did you mean 'extract'\?\)"):
         validate(raw)
 
 
@@ -94,18 +97,22 @@ def test_yaml_float_pitfall(tmp_path, raw):
     assert read_yaml(path)["extract"]["fps"] == 0.5
     assert load_params(path).extract.fps == 0.5
     # a quoted number in a float field is still clearly a number; in a string field it stays a string
-    assert check_field("1e-3", Field("float"), "k") == 0.001
-    assert check_field("1e-3", Field("str"), "k") == "1e-3"
-    with pytest.raises(ParamsError, match="k = 'fast' is not allowed: expected a number"):
-        check_field("fast", Field("float"), "k")
+    raw["extract"]["fps"], raw["prepare"]["group_regex"] = "1e-3", "1e-3"
+    params = validate(raw)
+    assert params.extract.fps == 0.001 and params.prepare.group_regex == "1e-3"
+    raw["extract"]["fps"] = "fast"
+    with pytest.raises(ParamsError, match=r"extract.fps = 'fast' is not allowed: expected a number > 0"):
+        validate(raw)
 
 
-def test_ints_accepted_for_floats_but_not_fractions_for_ints():
-    assert check_field(1, Field("float"), "k") == 1.0
-    assert isinstance(check_field(1, Field("float"), "k"), float)
-    assert check_field(4.0, Field("int"), "k") == 4
-    with pytest.raises(ParamsError):
-        check_field(4.5, Field("int"), "k")
+def test_ints_accepted_for_floats_but_not_fractions_for_ints(raw):
+    raw["extract"]["fps"], raw["extract"]["num_frames"] = 1, 4.0
+    params = validate(raw)
+    assert params.extract.fps == 1.0 and isinstance(params.extract.fps, float)
+    assert params.extract.num_frames == 4 and isinstance(params.extract.num_frames, int)
+    raw["extract"]["num_frames"] = 4.5
+    with pytest.raises(ParamsError, match=r"extract.num_frames = 4.5 is not allowed: expected an integer >= 1"):
+        validate(raw)
 
 
 def test_cross_checks(raw):
@@ -129,7 +136,9 @@ def test_cross_checks(raw):
 
 def test_train_heads_must_name_defined_heads(raw):
     raw["train"]["heads"] = ["lstm", "lstn"]
-    with pytest.raises(ParamsError, match=r"train.heads\[1\] = 'lstn' has no entry under heads — did you mean 'lstm'"):
+    with pytest.raises(
+        ParamsError, match=r"train.heads\[1\] = 'lstn' has no entry under heads \(did you mean 'lstm'\?\)"
+    ):
         validate(raw)
     raw["train"]["heads"] = ["lstm", "lstm"]
     with pytest.raises(ParamsError, match="lists a head twice"):
@@ -139,11 +148,14 @@ def test_train_heads_must_name_defined_heads(raw):
 def test_head_entries_are_validated_by_their_type(raw):
     bad = copy.deepcopy(raw)
     bad["heads"]["lstm"]["type"] = "lstn"
-    with pytest.raises(ParamsError, match=r"heads.lstm.type = 'lstn' is not a head type — did you mean 'lstm'\?"):
+    with pytest.raises(
+        ParamsError,
+        match=r"heads.lstm.type = 'lstn' is not a head type \(did you mean 'lstm'\?\); valid types: attention, gru",
+    ):
         validate(bad)
     bad = copy.deepcopy(raw)
     bad["heads"]["lstm"]["hiden"] = 3
-    with pytest.raises(ParamsError, match=r"unknown key 'heads.lstm.hiden' — did you mean heads.lstm.'hidden'"):
+    with pytest.raises(ParamsError, match=r"unknown key 'heads.lstm.hiden' \(did you mean 'heads.lstm.hidden'\?\)"):
         validate(bad)
 
 
@@ -151,13 +163,20 @@ def test_cli_reports_errors_without_traceback(tmp_path, raw):
     raw["extract"]["device"] = "tpu"
     path = _write(tmp_path, raw)
     proc = subprocess.run(
-        [sys.executable, "-m", "framecache.config.params", str(path)], cwd=REPO, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "framecache.config.params", str(path)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 2
     assert "extract.device = 'tpu' is not allowed: expected one of 'auto', 'cpu', 'cuda'" in proc.stderr
     assert "Traceback" not in proc.stderr
     ok = subprocess.run(
-        [sys.executable, "-m", "framecache.config.params", str(REPO / "params.yaml")], cwd=REPO, capture_output=True, text=True
+        [sys.executable, "-m", "framecache.config.params", str(REPO / "params.yaml")],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
     )
     assert ok.returncode == 0, ok.stderr
 

@@ -1,0 +1,66 @@
+"""Settings that several head types share, each declared once with its constraint and its README line."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from framecache.config.fields import Float, Int, Settings, strict_list
+from framecache.heads.pooling import POOLINGS
+
+Pooling = Annotated[
+    Literal[POOLINGS],
+    Field(
+        description="frame pooling: mean, max, min, maxmin (max ‖ min), delta (max ‖ min over t of x[t+d] − x[t], "
+        "zeros when T = 1), maxmin_delta (maxmin ‖ delta)"
+    ),
+]
+DeltaStep = Annotated[Int, Field(ge=1, description="d of the delta pooling (capped at T − 1 for shorter videos)")]
+PositiveFloats = strict_list(Annotated[Float, Field(gt=0)])
+CGrid = Annotated[
+    PositiveFloats,
+    Field(
+        min_length=1,
+        description="inverse regularisation strengths tried; the one with the best validation accuracy (then "
+        "log-loss) is kept",
+    ),
+]
+C_GRID = [0.001, 0.01, 0.1, 1.0, 10.0]
+ValFraction = Annotated[
+    Float,
+    Field(
+        ge=0.05,
+        le=0.5,
+        description="share of train held out (stratified) for selection/early stopping when no validation split "
+        "is given",
+    ),
+]
+ClassWeight = Annotated[
+    Literal["none", "balanced"], Field(description="weight classes inversely to their train frequency")
+]
+Readout = Literal["last", "mean"]
+# what a tiny torch fit needs to be fast and still learn something: few epochs, a high rate, no dropout
+QUICK = {"max_epochs": 8, "patience": 3, "lr": 0.03, "dropout": 0.0, "input_dropout": 0.0}
+
+
+class TorchSettings(Settings):
+    """The settings every torch head has (the training loop of :mod:`framecache.heads.neural` reads them)."""
+
+    hidden: Int = Field(64, ge=1, description="hidden size (model width)")
+    dropout: Float = Field(0.3, ge=0, le=0.9, description="dropout on the pooled representation (and between layers)")
+    input_dropout: Float = Field(0.3, ge=0, le=0.9, description="dropout on each input feature vector")
+    lr: Float = Field(0.003, gt=0, description="AdamW learning rate")
+    weight_decay: Float = Field(0.01, ge=0, description="AdamW weight decay")
+    batch_size: Int = Field(32, ge=1, description="videos per optimisation step")
+    max_epochs: Int = Field(100, ge=1, description="upper bound on training epochs")
+    patience: Int = Field(
+        10, ge=1, description="stop after this many epochs without a lower validation loss; best weights are restored"
+    )
+    max_len: Int | None = Field(
+        None,
+        ge=1,
+        description="cap on time steps per video (longer ones are subsampled evenly and counted); null = no cap",
+    )
+    val_fraction: ValFraction = 0.2
+    class_weight: ClassWeight = "none"
