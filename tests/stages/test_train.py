@@ -14,35 +14,32 @@ import yaml
 
 from framecache import heads
 from framecache.errors import FramecacheError
-from framecache.features.store import StoreWriter, VideoFeatures, configured_provenance
 from stages.train import main
+from tests.builders import store_provenance
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 K = 6
 CLASSES = ["fade_in", "fade_out", "still"]
 
 
 @pytest.fixture()
-def project(tmp_path, monkeypatch):
+def project(tmp_path, params_file, feature_store):
     """params.yaml with two cheap heads and a small feature store; the store's provenance is what params want."""
-    params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    params["train"].update(heads=["pool_mean", "gru"], repeats=2, device="cpu")
-    params["heads"]["gru"].update(hidden=8, max_epochs=4, patience=2)
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
-    provenance = {**configured_provenance(params["extract"]), "weights_sha256": "0" * 64, "k": K,
-                  "preprocessing": {"crop": 224}}  # fmt: skip
-
+    path = params_file(
+        train={"heads": ["pool_mean", "gru"], "repeats": 2, "device": "cpu"},
+        heads={"gru": {"hidden": 8, "max_epochs": 4, "patience": 2}},
+    )
+    params = yaml.safe_load(path.read_text())
     rng = np.random.default_rng(0)
-    store = tmp_path / "features.h5"
-    with StoreWriter(store, provenance, CLASSES) as w:
-        for c in range(len(CLASSES)):
-            for i in range(8):
-                T = int(rng.integers(1, 5))
-                ramp = np.linspace(0, 1, T)[:, None] if c < 2 else np.full((T, 1), 0.5)
-                feats = (ramp if c != 1 else ramp[::-1]) * np.ones(K) + rng.normal(0, 0.1, (T, K)) + (c == 2)
-                split = "train" if i < 4 else "val" if i < 6 else "test"
-                w.append(VideoFeatures(f"{CLASSES[c]}/{i}.mp4", feats, np.arange(T), np.arange(T) / 2.0,
-                                       label=c, split=split))  # fmt: skip
+    videos = []
+    for c in range(len(CLASSES)):
+        for i in range(8):
+            T = int(rng.integers(1, 5))
+            ramp = np.linspace(0, 1, T)[:, None] if c < 2 else np.full((T, 1), 0.5)
+            feats = (ramp if c != 1 else ramp[::-1]) * np.ones(K) + rng.normal(0, 0.1, (T, K)) + (c == 2)
+            split = "train" if i < 4 else "val" if i < 6 else "test"
+            videos.append((f"{CLASSES[c]}/{i}.mp4", feats, c, split))
+    feature_store(tmp_path / "features.h5", store_provenance(params["extract"], K), CLASSES, videos)
     return tmp_path
 
 

@@ -11,12 +11,12 @@ import pandas as pd
 import pytest
 
 from framecache import heads
+from framecache.compute import cpu_threads
 from framecache.errors import FramecacheError
 from framecache.evaluation.metrics import METRIC_NAMES
 from framecache.training import (
     SealedSplit,
     SplitData,
-    cpu_threads,
     full_proba,
     run_protocol,
     split_data,

@@ -1,0 +1,106 @@
+"""The honest training protocol for one configured head.
+
+1. The store's videos are split by their ``split`` column. Only train and val reach :meth:`fit`: the weights
+   (and any standardisation) are fitted on train, hyper-parameters and early stopping look at val only.
+2. ``repeats`` heads are trained with seeds ``seed + repeat``. All of them are fitted before the test split
+   is opened: it is held in a :class:`~framecache.training.inputs.SealedSplit` that raises if anything reads it
+   earlier.
+3. Test is then scored once per fitted head; metrics are reported as the mean over repeats with the spread
+   (sample standard deviation; 0 for a single repeat).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from framecache import heads
+from framecache.compute import cpu_threads
+from framecache.errors import FramecacheError
+from framecache.evaluation.metrics import classification_metrics, spread_proba
+from framecache.heads.base import count_truncated
+from framecache.training.inputs import SealedSplit, SplitData, split_data
+from framecache.training.results import RepeatResult, TrainingResult
+
+log = logging.getLogger(__name__)
+
+
+def full_proba(head: Any, X: Sequence[np.ndarray], n_classes: int) -> np.ndarray:
+    """``predict_proba`` spread over all ``n_classes`` columns (a class never seen in train gets 0)."""
+    return spread_proba(head.predict_proba(X), head.classes_, n_classes)
+
+
+def run_protocol(
+    make_head: Callable[[int], Any],
+    data: dict[str, SplitData],
+    n_classes: int,
+    *,
+    repeats: int = 1,
+    seed: int = 0,
+    threads: int | None = None,
+) -> list[RepeatResult]:
+    """Fit ``repeats`` heads (``make_head(random_state)``) on train with val for selection, then score test."""
+    train, val = data["train"], data["val"]
+    test = SealedSplit(data["test"])
+    results: list[RepeatResult] = []
+    with cpu_threads(threads):
+        for r in range(repeats):
+            head = make_head(seed + r)
+            start = time.perf_counter()
+            if len(val):
+                head.fit(train.X, train.y, X_val=val.X, y_val=val.y)
+            else:
+                head.fit(train.X, train.y)
+            res = RepeatResult(r, seed + r, head, time.perf_counter() - start)
+            if len(val):
+                res.proba["val"] = full_proba(head, val.X, n_classes)
+                res.metrics["val"] = classification_metrics(val.y, res.proba["val"])
+            log.info("repeat %d: fitted in %.1f s%s", r, res.fit_seconds,
+                     f", val top-1 {res.metrics['val']['top1']:.3f}" if len(val) else "")  # fmt: skip
+            results.append(res)
+
+        # every head is fitted: only now is the test split opened, and each head scores it once
+        test_data = test.unseal()
+        for res in results:
+            start = time.perf_counter()
+            res.proba["test"] = full_proba(res.head, test_data.X, n_classes)
+            res.inference_ms_per_video = 1000.0 * (time.perf_counter() - start) / len(test_data)
+            res.metrics["test"] = classification_metrics(test_data.y, res.proba["test"])
+    return results
+
+
+def train_head(
+    name: str,
+    config: dict[str, Any],
+    ids: Sequence[str],
+    X: Sequence[np.ndarray],
+    y: np.ndarray,
+    split: Sequence[str],
+    classes: Sequence[str],
+    *,
+    repeats: int = 1,
+    seed: int = 0,
+    device: str = "auto",
+    threads: int | None = 1,
+) -> TrainingResult:
+    """Train and score the head configured as ``heads.<name>`` (``config``) on a store's sequences."""
+    data = split_data(ids, X, y, split)
+    n_classes = len(classes)
+    if len(y) and (int(np.min(y)) < 0 or int(np.max(y)) >= n_classes):
+        raise FramecacheError(f"labels outside 0..{n_classes - 1}: the store's classes and labels disagree")
+    if heads.uses_torch(config):
+        import torch  # noqa: F401 - loaded before cpu_threads so its thread count is limited too
+    results = run_protocol(
+        lambda rs: heads.build_head(config, random_state=rs, device=device),
+        data,
+        n_classes,
+        repeats=repeats,
+        seed=seed,
+        threads=threads,
+    )
+    cap = getattr(results[0].head, "max_len", None)
+    return TrainingResult(name, dict(config), list(classes), data, results, count_truncated(X, cap))
