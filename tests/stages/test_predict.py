@@ -2,28 +2,25 @@
 
 The command's own logic (inputs, per-file failures, top-k, table/JSON, exit status, using the store's
 recorded configuration) is tested with a real trained head and a real feature store, with frame extraction
-stood in by a stub that records what it was asked. The end-to-end test on a real shared clip and a corrupt
-file runs the real extraction and is skipped while ``framecache.features.extraction`` or the shared clips are absent.
+(``framecache.inference.extract_features``) stood in by a stub that records what it was asked. The end-to-end
+test on a real shared clip and a corrupt file runs the real extraction and is skipped while the shared clips are
+absent.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 import types
 from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 
-from framecache import heads
+from framecache import heads, inference
+from framecache.errors import FramecacheError
+from framecache.features.store import EXTRACTOR_VERSION, SCHEMA_VERSION
 from stages import predict
-from framecache.features.store import EXTRACTOR_VERSION, SCHEMA_VERSION, StoreWriter, VideoFeatures
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT / ".." / "shared" / "data" / "real"
 CLASSES = ["bend", "jack", "walk"]
 K = 6
 PROVENANCE = {
@@ -43,19 +40,16 @@ def _features_for(path: str) -> np.ndarray:
 
 
 @pytest.fixture()
-def project(tmp_path, monkeypatch):
+def project(tmp_path, monkeypatch, params_file, feature_store):
     """params.yaml, a feature store and a trained pooled head under tmp_path, plus a stub extraction."""
-    params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    params["paths"].update({"features": str(tmp_path / "features"), "models": str(tmp_path / "models")})
-    params["train"]["heads"] = ["pool_mean"]
-    params["heads"] = {"pool_mean": {"type": "pooled", "pooling": "mean"}}
-    params["extract"]["device"] = "cpu"
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
-
-    store = tmp_path / "features" / "efficientnet_lite0.h5"
-    store.parent.mkdir()
-    with StoreWriter(store, PROVENANCE, CLASSES) as w:
-        w.append(VideoFeatures("v0", np.zeros((2, K)), np.arange(2), np.arange(2) / 25.0))
+    params_file(
+        paths={"features": str(tmp_path / "features"), "models": str(tmp_path / "models")},
+        train={"heads": ["pool_mean"]},
+        extract={"device": "cpu"},
+    )
+    feature_store(
+        tmp_path / "features" / "efficientnet_lite0.h5", PROVENANCE, CLASSES, [("v0", np.zeros((2, K)), 0, "train")]
+    )
     rng = np.random.default_rng(0)
     X = [_features_for(f"{c}{i}") + rng.normal(0, 0.3, (4, K)).astype(np.float32) for c in CLASSES for i in range(8)]
     y = np.repeat(np.arange(len(CLASSES)), 8)
@@ -70,15 +64,13 @@ def project(tmp_path, monkeypatch):
 
     calls = []
 
-    def features_for_videos(paths, provenance, device):
+    def extract_features(paths, provenance, device):
         calls.append((list(paths), provenance, device))
         return [
             (None, "empty file (0 bytes)") if Path(p).stat().st_size == 0 else (_features_for(p), None) for p in paths
         ]
 
-    fake = types.ModuleType("framecache.features.extraction")
-    fake.features_for_videos = features_for_videos
-    monkeypatch.setitem(sys.modules, "framecache.features.extraction", fake)
+    monkeypatch.setattr(inference, "extract_features", extract_features)
     monkeypatch.chdir(tmp_path)
     return types.SimpleNamespace(root=tmp_path, videos=videos, calls=calls)
 
@@ -135,12 +127,12 @@ def test_exit_status_is_1_only_when_every_file_failed(project, capsys):
 
 
 def test_unknown_head_lists_the_trained_ones(project):
-    with pytest.raises(predict.FramecacheError, match=r"no trained head 'pool_maen'.*did you mean 'pool_mean'"):
+    with pytest.raises(FramecacheError, match=r"no trained head 'pool_maen'.*did you mean 'pool_mean'"):
         predict.main(["videos/walk_1.mp4", "--head", "pool_maen"])
 
 
 def test_missing_store_is_a_clear_error(project):
-    with pytest.raises(predict.FramecacheError, match=r"feature store .* not found"):
+    with pytest.raises(FramecacheError, match=r"feature store .* not found"):
         predict.main(["videos/walk_1.mp4", "--head", "pool_mean", "--store", "elsewhere.h5"])
 
 
@@ -151,22 +143,19 @@ def test_help_states_the_exit_status(capsys):
 
 
 @pytest.mark.slow
-def test_real_clip_and_corrupt_file_end_to_end(tmp_path, weizmann64, extract_manifest, capsys):
+def test_real_clip_and_corrupt_file_end_to_end(tmp_path, weizmann64, extract_manifest, params_file, capsys):
     """The extract stage builds a real store from shared clips, a head is trained on it; predict on one of
     those clips must give exactly the probabilities the head gives the stored features (same stage-1
     configuration, bit for bit), and a corrupt file is reported on its own line."""
-    if importlib.util.find_spec("framecache.features.extraction") is None:
-        pytest.skip("framecache.features.extraction is not written yet")
     import pandas as pd
 
     from stages import extract
 
-    params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    params["paths"].update({"features": str(tmp_path / "features"), "models": str(tmp_path / "models")})
-    params["train"]["heads"] = ["pool_mean"]
-    params["heads"] = {"pool_mean": {"type": "pooled", "pooling": "mean"}}
-    params["extract"].update({"num_frames": 2, "device": "cpu", "num_workers": 0})
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    params_file(
+        paths={"features": str(tmp_path / "features"), "models": str(tmp_path / "models")},
+        train={"heads": ["pool_mean"]},
+        extract={"num_frames": 2, "device": "cpu", "num_workers": 0},
+    )
 
     # one real clip of each of the four actions through the extract stage
     manifest = pd.read_csv(weizmann64 / "manifest.csv").groupby("label").head(1)
