@@ -99,3 +99,30 @@ def pair_accuracy(y_true: np.ndarray, proba: np.ndarray, pair: tuple[int, int]) 
         return float("nan")
     choice = np.where(proba[mask][:, pair[0]] >= proba[mask][:, pair[1]], pair[0], pair[1])
     return float(np.mean(choice == y_true[mask]))
+
+
+def mixed_lengths(n_per_class=6, k=5, classes=3, lengths=(1, 7), seed=0, labels=None):
+    """Tiny mixed-length sequences (the first of each class has T = lengths[0]) whose class shifts the mean."""
+    rng = np.random.default_rng(seed)
+    X, y = [], []
+    for c in range(classes):
+        for i in range(n_per_class):
+            T = lengths[0] if i == 0 else int(rng.integers(lengths[0], lengths[1] + 1))
+            X.append((rng.normal(size=(T, k)) + 2.0 * c).astype(np.float32))
+            y.append(c if labels is None else labels[c])
+    return X, np.asarray(y)
+
+
+def order_pairs(n, T=8, k=6, seed=0):
+    """Class 0: a random path along a fixed direction; class 1: the exact reversal of a class-0 path."""
+    direction = np.random.default_rng(12345).normal(size=k)
+    rng = np.random.default_rng(seed)
+    X, y = [], []
+    for _ in range(n):
+        start = rng.normal(size=k)
+        path = (start + np.linspace(-1, 1, T)[:, None] * direction + rng.normal(scale=0.2, size=(T, k))).astype(
+            np.float32
+        )
+        X += [path, path[::-1].copy()]
+        y += [0, 1]
+    return X, np.asarray(y)

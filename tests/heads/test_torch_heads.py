@@ -1,0 +1,94 @@
+"""What the torch heads share: the training loop (RNG isolation, early stopping, max_len, class weights, device
+errors) and masking — padding never changes a video's output — checked for every torch head in the registry."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from framecache import heads
+from framecache.errors import FramecacheError
+from framecache.heads.base import count_truncated, even_subsample
+from tests.synthetic import mixed_lengths as tiny
+
+TORCH_TYPES = [name for name, record in heads.REGISTRY.items() if record.uses_torch]
+
+
+def fast(kind: str, **extra) -> dict:
+    return {"type": kind, **heads.REGISTRY[kind].tiny, **extra}
+
+
+def test_torch_fit_leaves_global_rng_and_determinism_flag_alone():
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    X, y = tiny()
+    heads.build_head(fast("gru"), random_state=0).fit(X, y)
+    np.testing.assert_array_equal(torch.rand(3), expected)
+    assert not torch.are_deterministic_algorithms_enabled()
+
+
+def test_early_stopping_restores_best_epoch():
+    from framecache.heads.neural import MIN_DELTA
+
+    X, y = tiny(seed=4)
+    Xv, yv = tiny(n_per_class=3, seed=5)
+    head = heads.build_head(fast("lstm", max_epochs=30, patience=3, lr=0.05), random_state=0).fit(X, y, Xv, yv)
+    losses = [r["val_loss"] for r in head.history_]
+    best = losses[head.best_epoch_ - 1]
+    assert best <= min(losses) + MIN_DELTA
+    assert len(losses) < 30 and len(losses) == head.best_epoch_ + 3  # stopped by patience
+    # the restored weights are the best epoch's: their validation loss is that epoch's
+    p = head.predict_proba(Xv)
+    idx = np.searchsorted(head.classes_, yv)
+    assert -np.mean(np.log(p[np.arange(len(yv)), idx])) == pytest.approx(best, rel=1e-5)
+
+
+def test_max_len_subsamples_and_counts():
+    X, y = tiny(lengths=(1, 12))
+    head = heads.build_head(fast("gru", max_len=4), random_state=0).fit(X, y)
+    assert head.truncated_ == count_truncated(X, 4) > 0
+    np.testing.assert_array_equal(head.predict_proba([X[1]]), head.predict_proba([even_subsample(X[1], 4)]))
+
+
+def test_explicit_cuda_without_gpu_is_a_user_error():
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    X, y = tiny()
+    with pytest.raises(FramecacheError, match="no CUDA"):
+        heads.build_head(fast("rnn"), random_state=0, device="cuda").fit(X, y)
+
+
+def test_class_weighting_changes_the_fit():
+    X, y = tiny(seed=6)
+    X, y = X[:8], y[:8]  # 6 of class 0, 2 of class 1
+    a = heads.build_head(fast("rnn"), random_state=0).fit(X, y).predict_proba(X)
+    b = heads.build_head(fast("rnn", class_weight="balanced"), random_state=0).fit(X, y).predict_proba(X)
+    assert not np.array_equal(a, b)
+    c = heads.build_head(fast("pooled", class_weight="balanced"), random_state=0).fit(X, y)
+    assert c.estimator_.named_steps["clf"].class_weight == "balanced"
+
+
+@pytest.mark.parametrize("kind", TORCH_TYPES)
+def test_padding_never_changes_a_masked_heads_output(kind):
+    X, y = tiny(lengths=(1, 9), seed=7)
+    head = heads.build_head(fast(kind), random_state=0).fit(X, y)
+    together = head.predict_proba(X)
+    alone = np.concatenate([head.predict_proba([x]) for x in X])
+    np.testing.assert_allclose(together, alone, rtol=0, atol=1e-6)
+    # and at the module level, with garbage (not zeros) in the padded steps
+    from framecache.heads.neural import pad
+
+    module = head.module_.eval()
+    prepared = head._prepare(X)
+    x, lengths = pad(prepared)
+    garbage = x.clone()
+    for i, n in enumerate(lengths.tolist()):
+        garbage[i, n:] = torch.randn(x.shape[1] - n, x.shape[2]) * 100
+    with torch.no_grad():
+        clean = module(x, lengths)
+        dirty = module(garbage, lengths)
+        single = torch.cat([module(torch.from_numpy(p)[None], torch.tensor([len(p)])) for p in prepared])
+    torch.testing.assert_close(dirty, clean, rtol=0, atol=1e-5)
+    torch.testing.assert_close(single, clean, rtol=0, atol=1e-5)
