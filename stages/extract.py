@@ -5,12 +5,11 @@
         --failures data/features/failures.csv --metrics data/features/metrics.json
 
 Paths come from dvc.yaml (built from ``paths.*`` in params.yaml); settings from the ``extract`` section.
-The work is done by :func:`framecache.features.extraction.run_extract`.
+The work is done by :func:`framecache.features.launch.run_extract_command`.
 
 Many GPUs or nodes: start the same command with ``torchrun`` (``torchrun --nproc-per-node 4 -m stages.extract
-...``); every rank extracts its share and rank 0 writes the store (:mod:`framecache.features.distributed`). With
-``extract.processes`` > 1 and no torchrun around it (a DVC run), the stage re-runs itself under
-``torchrun --standalone --nproc-per-node <processes>``.
+...``); every rank extracts its share and rank 0 writes the store. With ``extract.processes`` > 1 and no
+torchrun around it (a DVC run), the stage re-runs itself under ``torchrun --standalone``.
 """
 
 from __future__ import annotations
@@ -23,10 +22,11 @@ import sys
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from collections.abc import Sequence
+from pathlib import Path
 
 from framecache.cli import parser, run
 from framecache.config.params import load_params
-from framecache.features import distributed
+from framecache.features.launch import ExtractPaths, run_extract_command
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -38,18 +38,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--metrics", required=True, help="metrics JSON for dvc metrics")
     args = p.parse_args(argv)
     params = load_params(args.params)
-    extract = params.extract
-    if distributed.should_relaunch(extract["processes"]):
-        return distributed.relaunch("stages.extract", sys.argv[1:] if argv is None else argv, extract["processes"])
-    from framecache.features.extraction import run_extract  # loads torch: not needed by a process that only relaunches
-
-    with distributed.process_group(extract["sync_timeout_minutes"]) as ctx:
-        run_extract(extract, args.manifest, args.classes, args.out, args.failures, args.metrics, dist=ctx)
-        # every rank stays until rank 0 has written the store: the job ends when the store is there, and
-        # torchrun on the other nodes does not give up waiting for rank 0's node in the meantime (if rank 0
-        # fails instead, torchrun stops the job)
-        ctx.barrier()
-    return 0
+    paths = ExtractPaths(*(Path(a) for a in (args.manifest, args.classes, args.out, args.failures, args.metrics)))
+    return run_extract_command(
+        params.extract, paths, module="stages.extract", argv=sys.argv[1:] if argv is None else argv
+    )
 
 
 if __name__ == "__main__":

@@ -16,13 +16,13 @@ not on the manifest order, the process or the machine; rank 0 alone decides whic
 broadcasts them), so the ranks never disagree about the set while parts appear in the journal.
 
 Results travel through files, not the process group: each rank checkpoints its videos as journal parts
-named ``part-rank<R>-<N>.h5`` (see :mod:`framecache.features.extraction`) on shared storage. The group only carries a
+named ``part-rank<R>-<N>.h5`` (see :mod:`framecache.features.journal`) on shared storage. The group only carries a
 few small Python objects — rank 0's list of videos to compute (:meth:`Context.broadcast`) and each rank's
 failures and timings (:meth:`Context.gather`) — so it always uses the gloo backend, over TCP, on GPU and
 CPU nodes alike: NCCL moves tensors between GPUs, and nothing here sends one.
 
 torch is imported inside the functions that use it: the process that only relaunches itself under torchrun
-(the DVC command) then does not load it, and torchrun starts sooner.
+(the DVC command, :mod:`framecache.features.launch`) then does not load it, and torchrun starts sooner.
 """
 
 from __future__ import annotations
@@ -175,22 +175,6 @@ def cpu_threads(requested: int | None, ctx: Context) -> int | None:
     return max(1, cores // ctx.local_world_size)
 
 
-@contextlib.contextmanager
-def torch_threads(n: int | None) -> Iterator[None]:
-    """torch runs with ``n`` intra-op threads inside the block (None: unchanged)."""
-    if n is None:
-        yield
-        return
-    import torch
-
-    previous = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
 # --------------------------------------------------------------------------------------------------------
 # Sharding
 
@@ -256,6 +240,5 @@ __all__ = [
     "shard",
     "should_relaunch",
     "stable_hash",
-    "torch_threads",
     "torchrun_command",
 ]

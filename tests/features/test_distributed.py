@@ -1,4 +1,4 @@
-"""Scale-out extraction (framecache.features.distributed and the torchrun path of framecache.features.extraction): deterministic
+"""Scale-out extraction (framecache.features.distributed, .launch and the torchrun path of .extraction): deterministic
 balanced sharding, the rank environment, and — on CPU with gloo and 2 processes — the same store as one
 process, a rank killed mid-run then a rerun that completes from its finished parts, and failures from every
 rank in the one failures file.
@@ -28,8 +28,9 @@ from framecache.config.params import ParamsError, read_yaml, validate
 from framecache.errors import FramecacheError
 from framecache.features import distributed, extraction
 from framecache.features.store import FeatureStore
+from tests.builders import write_params
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 # ---------------------------------------------------------------------------------------------- sharding
@@ -74,7 +75,10 @@ def test_shard_is_the_same_in_every_process():
     """Another interpreter with another hash seed computes the same shards (no Python ``hash()``)."""
     keys = [f"video_{i}.mp4" for i in range(30)]
     weights = [7] * 30  # all ties: the order comes from the hash alone
-    code = f"import json, sys; from framecache.features.distributed import shard; print(json.dumps(shard({keys!r}, {weights!r}, 4)))"
+    code = (
+        "import json; from framecache.features.distributed import shard; "
+        f"print(json.dumps(shard({keys!r}, {weights!r}, 4)))"
+    )
     env = {**os.environ, "PYTHONHASHSEED": "12345"}
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, check=True)
     assert yaml.safe_load(out.stdout) == distributed.shard(keys, weights, 4)
@@ -125,12 +129,6 @@ def test_cpu_threads_split_the_cores_between_ranks():
     assert distributed.cpu_threads(None, two) == max(1, cores // 2)
     assert distributed.cpu_threads(None, distributed.SINGLE) is None  # torch's own default
     assert distributed.cpu_threads(3, two) == distributed.cpu_threads(3, distributed.SINGLE) == 3
-    import torch
-
-    before = torch.get_num_threads()
-    with distributed.torch_threads(1):
-        assert torch.get_num_threads() == 1
-    assert torch.get_num_threads() == before
 
 
 def test_params_for_processes_are_validated():
@@ -156,15 +154,9 @@ def clip_frames(n: int, seed: int, size: int = 32) -> list[np.ndarray]:
     return [np.roll(base, shift=3 * i, axis=1) for i in range(n)]
 
 
-def write_params(folder: Path, **extract) -> Path:
-    data = read_yaml(REPO / "params.yaml")
-    data["extract"].update(
-        {"image_size": 32, "num_frames": 4, "num_workers": 0, "batch_size": 4, "cpu_threads": 1, **extract}
-    )
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "params.yaml"
-    path.write_text(yaml.safe_dump(data), encoding="utf-8")
-    return path
+def job_params(folder: Path, **extract) -> Path:
+    small = {"image_size": 32, "num_frames": 4, "num_workers": 0, "batch_size": 4, "cpu_threads": 1}
+    return write_params(folder, extract={**small, **extract})
 
 
 def stage_args(params: Path, manifest: Path, classes: Path, out: Path) -> list[str]:
@@ -214,7 +206,7 @@ def test_two_processes_write_the_single_process_store(tmp_path, extract_clip, ex
         if len(clips) in shards[1]:
             break
     assert len(clips) in shards[1] and shards[0] and shards[1]
-    params = write_params(tmp_path, processes=2, max_failure_rate=0.5)
+    params = job_params(tmp_path, processes=2, max_failure_rate=0.5)
     reference = run_reference(params, manifest, classes, tmp_path / "one")
 
     out = tmp_path / "two"
@@ -262,7 +254,7 @@ def test_killed_rank_then_rerun_completes_from_finished_parts(tmp_path, extract_
         pytest.skip("finding torchrun's worker processes needs Linux /proc")
     clips = [extract_clip(tmp_path / "v" / f"k{i:02d}.mp4", clip_frames(6, seed=300 + i, size=48)) for i in range(40)]
     manifest, classes = extract_manifest(tmp_path / "prepared", clips)
-    params = write_params(tmp_path, image_size=48, batch_size=1, checkpoint_seconds=0)
+    params = job_params(tmp_path, image_size=48, batch_size=1, checkpoint_seconds=0)
     out = tmp_path / "f"
     args = stage_args(params, manifest, classes, out)
     journal = out / ".s.h5.journal"

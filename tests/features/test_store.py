@@ -1,6 +1,9 @@
-"""The HDF5 feature store (framecache.features.store): ragged round trips, per-video access, stale-store refusal."""
+"""The HDF5 feature store (framecache.features.store, .provenance): ragged round trips, per-video access, stale-store
+refusal, and a store that never needs torch or the decoder."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -185,3 +188,17 @@ def test_chunking_and_compression_are_recorded(tmp_path):
     with h5py.File(path) as h:
         assert h["features"].chunks == (4, K) and h["features"].compression == "gzip"
         assert h.attrs["compression"] == "gzip"
+
+
+def test_the_store_needs_neither_torch_nor_the_decoder():
+    """Train and report open stores; they must not pay for torch, and the format must not depend on PyAV."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; import framecache.features.store, framecache.features.provenance; "
+        "print(sorted(m for m in ('torch', 'av', 'framecache.video.decode') if m in sys.modules))"
+    )
+    repo = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-c", code], cwd=repo, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -1,0 +1,102 @@
+"""Step 2 of extraction, the plan: which manifest videos can be copied from an earlier store (same content
+hash, same provenance) and which must be computed, and this rank's share of the latter.
+
+A video is copied instead of recomputed when the previous store at ``--out`` or a journal part holds a video
+with the same content hash (``sha256`` from the manifest, or hashed here when the manifest has none) built
+with the same provenance; library versions and the compute device are recorded but do not invalidate it.
+Two manifest rows with the same content are computed once. Rank 0 alone decides what is left and
+broadcasts it, so other ranks' parts appearing meanwhile cannot make the shards disagree.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from framecache.features import distributed
+from framecache.features.batching import VideoJob
+from framecache.features.inputs import ExtractInputs
+from framecache.features.journal import open_sources, remove_stray_temps
+from framecache.fileio import file_sha256
+
+log = logging.getLogger("framecache.extract")
+
+
+@dataclass
+class Plan:
+    """``shas[pos]``: content hash of manifest row ``pos`` ("" when unreadable); ``to_compute``: the videos no
+    earlier store holds (every rank's); ``mine``: this rank's share of them."""
+
+    shas: list[str]
+    to_compute: list[VideoJob]
+    mine: list[VideoJob]
+
+    @property
+    def reused(self) -> int:
+        return len(self.shas) - len(self.to_compute)
+
+
+def plan_extraction(inputs: ExtractInputs, out: Path, dist: distributed.Context) -> Plan:
+    shas: list[str] = []
+    to_compute: list[VideoJob] = []
+    if dist.is_main:
+        remove_stray_temps(out)
+        # content hashes decide reuse; a manifest row without one is hashed here
+        shas = [row.sha256 or _safe_sha(row.path) for row in inputs.manifest.itertuples()]
+        to_compute = _left_to_compute(inputs.manifest, shas, _reusable_shas(out, inputs.expect))
+    shas, to_compute = dist.broadcast((shas, to_compute))
+    return Plan(shas, to_compute, _my_share(inputs, shas, to_compute, dist))
+
+
+def _reusable_shas(out: Path, expect: Mapping[str, Any]) -> set[str]:
+    """Content hashes of the videos that earlier stores valid for ``expect`` hold."""
+    sources = open_sources(out, expect)
+    try:
+        return {sha for source in sources for sha in source.store.column("sha256") if sha}
+    finally:
+        for source in sources:
+            source.store.close()
+
+
+def _left_to_compute(manifest: Any, shas: list[str], reusable: set[str]) -> list[VideoJob]:
+    seen: set[str] = set()
+    jobs = []
+    for pos, sha in enumerate(shas):
+        if sha and (sha in reusable or sha in seen):
+            continue
+        if sha:
+            seen.add(sha)
+        jobs.append(VideoJob(pos=pos, path=manifest["path"].iat[pos]))
+    return jobs
+
+
+def _my_share(
+    inputs: ExtractInputs, shas: list[str], to_compute: list[VideoJob], dist: distributed.Context
+) -> list[VideoJob]:
+    """This rank's videos, balanced by source frame count (what decoding costs)."""
+    if not dist.distributed:
+        return to_compute
+    df = inputs.manifest
+    keys = [shas[job.pos] or df["video_id"].iat[job.pos] for job in to_compute]
+    weights = [_frame_count(df["frames"].iat[job.pos]) for job in to_compute]
+    mine = [to_compute[i] for i in distributed.shard(keys, weights, dist.world_size)[dist.rank]]
+    log.info("rank %d of %d: %d of the %d videos to extract", dist.rank, dist.world_size, len(mine), len(to_compute))
+    return mine
+
+
+def _frame_count(value: Any) -> int:
+    """The manifest's frame count, or 0 when it has none (a file prepare could not probe)."""
+    try:
+        return max(0, int(float(value)))
+    except (TypeError, ValueError):
+        return 0
+
+
+def _safe_sha(path: str) -> str:
+    try:
+        return file_sha256(path)
+    except OSError:
+        return ""  # unreadable: decoding will record why

@@ -1,0 +1,75 @@
+"""A feature store's *provenance*: what it was built with, and how two provenances differ.
+
+A store whose provenance differs from what the params ask for is stale. :func:`configured_provenance` is the
+part the ``extract`` params decide on their own — checking it needs neither torch nor the weights file, so
+train and report refuse a stale store cheaply. The extract stage checks the full provenance, weights
+checksum included (:func:`framecache.features.inputs.expected_provenance`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from framecache.video.sampling import Sampling
+
+SCHEMA_VERSION = 1
+# Bump when a change to decoding, sampling or preprocessing code changes the features a configuration
+# yields: stores (and journal parts) built by older code then count as stale instead of being reused.
+EXTRACTOR_VERSION = 1
+PROVENANCE_KEYS = (
+    "schema_version",
+    "extractor_version",
+    "backbone",
+    "weights_sha256",
+    "k",
+    "dtype",
+    "preprocessing",
+    "sampling",
+)
+
+
+def configured_provenance(extract: Mapping[str, Any]) -> dict[str, Any]:
+    """The part of a store's provenance that the ``extract`` params decide on their own."""
+    expect: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "extractor_version": EXTRACTOR_VERSION,
+        "backbone": extract["backbone"],
+        "dtype": extract["dtype"],
+        "sampling": Sampling.from_params(extract).as_dict(),
+    }
+    if extract.get("image_size"):
+        expect["preprocessing"] = {"crop": int(extract["image_size"])}
+    return expect
+
+
+def provenance_diff(actual: Mapping[str, Any], expect: Mapping[str, Any]) -> list[str]:
+    """Human-readable differences, one per (nested) field of ``expect`` that ``actual`` lacks or differs in.
+
+    Fields ``expect`` does not name are not compared, so a partial ``expect`` checks just those fields.
+    """
+    out: list[str] = []
+
+    def walk(a: Any, e: Any, key: str) -> None:
+        if isinstance(e, Mapping) and isinstance(a, Mapping):
+            for k in sorted(e):
+                walk(a.get(k, "<absent>"), e.get(k, "<absent>"), f"{key}.{k}" if key else str(k))
+        elif _norm(a) != _norm(e):
+            out.append(f"{key}: store has {a!r}, params want {e!r}")
+
+    for k in expect:
+        walk(actual.get(k, "<absent>"), expect[k], k)
+    return out
+
+
+def _norm(v: Any) -> Any:
+    # JSON round trips turn tuples into lists and ints into floats where they were floats; compare by value
+    if isinstance(v, list | tuple):
+        return [_norm(x) for x in v]
+    if isinstance(v, float) and v.is_integer():
+        return int(v)
+    if isinstance(v, np.generic):
+        return _norm(v.item())
+    return v
