@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import shutil
 import subprocess
 import sys
 from collections import defaultdict
@@ -125,13 +124,13 @@ def test_ud810_avi_grouped_by_person(ud810, tmp_path, params):
     assert all(float(r["fps"]) == pytest.approx(29.97) for r in rows)
 
 
-def test_stage_cli_reports_a_too_small_class(tmp_path, make_video):
+def test_stage_cli_reports_a_too_small_class(tmp_path, make_video, params_file):
     root = tmp_path / "videos"
     for i in range(6):
         make_video(root / "many" / f"m{i}.mp4", frames=3, seed=i)
     make_video(root / "few" / "f0.mp4", frames=3, seed=99)
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    shutil.copy(REPO / "params.yaml", tmp_path / "params.yaml")
+    params_file()
     proc = subprocess.run(
         [sys.executable, "-m", "stages.prepare", "--dataset", str(root), "--out", str(tmp_path / "out")],
         cwd=tmp_path,
