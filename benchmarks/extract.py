@@ -53,8 +53,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from benchmarks.markdown import write_section  # noqa: E402
+from framecache.compute import resolve_device  # noqa: E402
 from framecache.config.params import load_params  # noqa: E402
-from framecache.features import backbones, extraction  # noqa: E402
+from framecache.features import build, embed, extraction  # noqa: E402
 from framecache.features.store import FeatureStore, StoreWriter  # noqa: E402
 from framecache.fileio import file_sha256  # noqa: E402
 from framecache.video.probe import probe  # noqa: E402
@@ -125,7 +126,7 @@ def write_manifest(folder: Path, clips: list[Path]) -> tuple[Path, Path]:
 
 
 # -------------------------------------------------------------------------------------------------- (a)
-def bare_model(bb: backbones.Backbone, batch: int, frames: int, channels_last: bool = True) -> float:
+def bare_model(bb: build.Backbone, batch: int, frames: int, channels_last: bool = True) -> float:
     """frames/s of normalise + forward on in-memory uint8 frames at ``batch``."""
     crop = bb.preprocessing.crop
     x = torch.randint(0, 255, (batch, crop, crop, 3), dtype=torch.uint8)
@@ -146,7 +147,7 @@ def bare_model(bb: backbones.Backbone, batch: int, frames: int, channels_last: b
 
 
 # -------------------------------------------------------------------------------------------------- (c)
-def peers_pattern(clips: list[Path], bb: backbones.Backbone, num_frames: int) -> dict:
+def peers_pattern(clips: list[Path], bb: build.Backbone, num_frames: int) -> dict:
     import timm.data
     from PIL import Image
 
@@ -320,14 +321,14 @@ def main() -> None:
         extract["batch_size"] = args.batch_size
     if args.num_workers is not None:
         extract["num_workers"] = args.num_workers
-    device = extraction.resolve_device(extract["device"])
-    batch = extraction.resolve_batch_size(extract["batch_size"], device)
+    device = resolve_device(extract["device"], "extract.device")
+    batch = embed.resolve_batch_size(extract["batch_size"], device)
     results["config"] |= {"batch_size": batch, "num_workers": extract["num_workers"], "device": str(device)}
-    bb = backbones.build_backbone(extract["backbone"], device=device)
+    bb = build.build_backbone(extract["backbone"], device=device)
 
     if args.peers_only:
         # the peers run the network as the library builds it: no BatchNorm folding
-        plain = backbones.build_backbone(extract["backbone"], device=device, fold_bn=False)
+        plain = build.build_backbone(extract["backbone"], device=device, fold_bn=False)
         k, n = (int(x) for x in args.peers_subset.split("/"))
         print(json.dumps(peers_pattern(clips[k::n], plain, args.num_frames)))
         return
@@ -351,7 +352,7 @@ def main() -> None:
     # (a), (a') and (b) interleaved — a a' b a a' b a a' b a a' — so drifting load from elsewhere hits them alike.
     # Each (b) run is compared with the (a) runs just before and after it; the median of those ratios is reported.
     # (a') is the network as timm builds it (BatchNorms unfolded), which is what users of timm run.
-    plain = backbones.build_backbone(extract["backbone"], device=device, fold_bn=False)
+    plain = build.build_backbone(extract["backbone"], device=device, fold_bn=False)
     frames_a = max(256, args.videos * args.num_frames // 4)
     manifest, classes = write_manifest(out / "prepared", clips)
     store = out / "features" / "s.h5"
