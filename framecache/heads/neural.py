@@ -131,6 +131,45 @@ class TorchHead(ClassifierMixin, BaseEstimator):
 
     # ---------------------------------------------------------------------------------------------- fit
 
+    def _split(
+        self, X: list[np.ndarray], y_idx: np.ndarray, X_val: Sequence[np.ndarray] | None, y_val: Sequence | None
+    ) -> tuple[list[np.ndarray], np.ndarray, list[np.ndarray], np.ndarray]:
+        """``(X_fit, y_fit, X_val, y_val)``: the given validation split (its classes unknown to train dropped),
+        or else a stratified hold-out of train."""
+        if X_val is not None and y_val is not None and len(X_val) > 0:
+            X_val = check_sequences(X_val, "X_val", self.n_features_in_)
+            _, y_val_idx = encode_labels(y_val, self.classes_)
+            keep = np.flatnonzero(y_val_idx >= 0)
+            return X, y_idx, [X_val[i] for i in keep], y_val_idx[keep]
+        fit_idx, val_idx = holdout(y_idx, self.val_fraction, self.random_state)
+        return [X[i] for i in fit_idx], y_idx[fit_idx], [X[i] for i in val_idx], y_idx[val_idx]
+
+    def _standardise(self, X: list[np.ndarray], X_fit: list[np.ndarray]) -> None:
+        # standardisation from the frames of the videos the weights are fitted on, never validation or test
+        frames = np.concatenate([even_subsample(x, self.max_len) for x in X_fit]).astype(np.float64)
+        self.feature_mean_ = frames.mean(axis=0).astype(np.float32)
+        self.feature_scale_ = np.maximum(frames.std(axis=0), 1e-6).astype(np.float32)
+        self.truncated_ = sum(len(x) > self.max_len for x in X) if self.max_len else 0
+
+    def _epoch(self, module: nn.Module, X: list[np.ndarray], y: torch.Tensor, order: list[int], step: Any) -> float:
+        """One pass over the training videos in ``order``; ``step(x, lengths, y)`` returns the batch loss."""
+        module.train()
+        total, count = 0.0, 0
+        for idx, x, lengths in self._batches(X, order):
+            loss = step(x, lengths, y[idx])
+            total += float(loss.detach()) * len(idx)
+            count += len(idx)
+        return total / count
+
+    def _score(
+        self, module: nn.Module, X_val: list[np.ndarray], y_val: np.ndarray, device: torch.device, train_loss: float
+    ) -> dict[str, float]:
+        """Validation loss and accuracy after an epoch; without validation videos, the training loss stands in."""
+        if not len(X_val):
+            return {"val_loss": train_loss, "val_accuracy": float("nan")}
+        proba = self._proba(module, X_val, device)
+        return {"val_loss": nll(proba, y_val), "val_accuracy": float(np.mean(np.argmax(proba, axis=1) == y_val))}
+
     def fit(
         self,
         X: Sequence[np.ndarray],
@@ -142,22 +181,8 @@ class TorchHead(ClassifierMixin, BaseEstimator):
         self.n_features_in_ = X[0].shape[1]
         self.classes_, y_idx = encode_labels(y)
         n_classes = len(self.classes_)
-        if X_val is not None and y_val is not None and len(X_val) > 0:
-            X_val = check_sequences(X_val, "X_val", self.n_features_in_)
-            _, y_val_idx = encode_labels(y_val, self.classes_)
-            keep = np.flatnonzero(y_val_idx >= 0)
-            X_fit, y_fit = X, y_idx
-            X_val, y_val_idx = [X_val[i] for i in keep], y_val_idx[keep]
-        else:
-            fit_idx, val_idx = holdout(y_idx, self.val_fraction, self.random_state)
-            X_fit, y_fit = [X[i] for i in fit_idx], y_idx[fit_idx]
-            X_val, y_val_idx = [X[i] for i in val_idx], y_idx[val_idx]
-
-        # standardisation from the frames of the videos the weights are fitted on, never validation or test
-        frames = np.concatenate([even_subsample(x, self.max_len) for x in X_fit]).astype(np.float64)
-        self.feature_mean_ = frames.mean(axis=0).astype(np.float32)
-        self.feature_scale_ = np.maximum(frames.std(axis=0), 1e-6).astype(np.float32)
-        self.truncated_ = sum(len(x) > self.max_len for x in X) if self.max_len else 0
+        X_fit, y_fit, X_val, y_val_idx = self._split(X, y_idx, X_val, y_val)
+        self._standardise(X, X_fit)
         X_fit = self._prepare(X_fit)
         X_val = self._prepare(X_val, "X_val") if len(X_val) else []
 
@@ -170,29 +195,25 @@ class TorchHead(ClassifierMixin, BaseEstimator):
             loss_fn = nn.CrossEntropyLoss(weight=weight)
             optimiser = torch.optim.AdamW(module.parameters(), lr=self.lr, weight_decay=self.weight_decay)
             generator = torch.Generator().manual_seed(self.random_state)
-            y_fit_t = torch.as_tensor(y_fit, dtype=torch.int64)
 
+            def step(x: torch.Tensor, lengths: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+                loss = loss_fn(module(x.to(device), lengths.to(device)), target.to(device))
+                optimiser.zero_grad(set_to_none=True)
+                loss.backward()
+                optimiser.step()
+                return loss
+
+            y_fit_t = torch.as_tensor(y_fit, dtype=torch.int64)
             history: list[dict[str, Any]] = []
             best_loss, best_state, best_epoch, waited = math.inf, None, 0, 0
             for epoch in range(1, self.max_epochs + 1):
-                module.train()
                 order = torch.randperm(len(X_fit), generator=generator).tolist()
-                total, count = 0.0, 0
-                for idx, x, lengths in self._batches(X_fit, order):
-                    logits = module(x.to(device), lengths.to(device))
-                    loss = loss_fn(logits, y_fit_t[idx].to(device))
-                    optimiser.zero_grad(set_to_none=True)
-                    loss.backward()
-                    optimiser.step()
-                    total += float(loss.detach()) * len(idx)
-                    count += len(idx)
-                row: dict[str, Any] = {"step": epoch, "train_loss": total / count}
-                if len(X_val):
-                    proba = self._proba(module, X_val, device)
-                    row["val_loss"] = nll(proba, y_val_idx)
-                    row["val_accuracy"] = float(np.mean(np.argmax(proba, axis=1) == y_val_idx))
-                else:
-                    row["val_loss"], row["val_accuracy"] = row["train_loss"], float("nan")
+                train_loss = self._epoch(module, X_fit, y_fit_t, order, step)
+                row = {
+                    "step": epoch,
+                    "train_loss": train_loss,
+                    **self._score(module, X_val, y_val_idx, device, train_loss),
+                }
                 history.append(row)
                 if row["val_loss"] < best_loss - MIN_DELTA:
                     best_loss, best_epoch, waited = row["val_loss"], epoch, 0
