@@ -29,9 +29,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     params = load_params(args.params)
 
     # Imported after argument parsing: matplotlib and scikit-learn make --help slow otherwise.
-    from framecache.report import reporting
+    from framecache.report.build import build_report
 
-    summary = reporting.build_report(
+    summary = build_report(
         params, Path(args.prepared), Path(args.features), Path(args.store), Path(args.models), Path(args.out)
     )
     log.info(

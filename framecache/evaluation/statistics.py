@@ -68,8 +68,9 @@ def weighted_mean(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
 def resampled_metrics(y_true: np.ndarray, proba: np.ndarray, weights: np.ndarray, k: int = 5) -> dict[str, np.ndarray]:
     """Each of :data:`BOOTSTRAP_METRICS` on every resample; shape (B,) each.
 
-    Definitions match :func:`framecache.evaluation.metrics.classification_metrics` on each resample (all-ones weights give
-    exactly its values): mean class accuracy and macro-F1 average over the classes present in the resample.
+    Definitions match :func:`framecache.evaluation.metrics.classification_metrics` on each resample (all-ones
+    weights give exactly its values): mean class accuracy and macro-F1 average over the classes present in the
+    resample.
     """
     y_true = np.asarray(y_true, dtype=np.int64)
     proba = np.asarray(proba, dtype=np.float64)

@@ -1,4 +1,5 @@
-"""Tests for framecache.evaluation.statistics: interval coverage, chance test, McNemar on known tables, paired bootstrap."""
+"""Tests for framecache.evaluation.statistics: interval coverage, chance test, McNemar on known tables, paired
+bootstrap."""
 
 from __future__ import annotations
 

@@ -10,30 +10,27 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 from PIL import Image
-from test_reporting import HEADS, PAIRS, write_fixture
 
-from framecache import cli
+from framecache import cli, layout
 from stages import report
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests import builders
+from tests.report.train_outputs import HEADS, PAIRS, STORE, write_fixture
 
 
 def write_params(path: Path, heads: dict) -> Path:
     """The repository's params.yaml with train.heads, heads and report replaced."""
-    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params = builders.default_params()
     params["train"]["heads"] = list(heads)
     params["heads"] = {name: spec for name, (spec, _, _) in heads.items()}
     params["report"] = {"bootstrap": 200, "confidence": 0.95, "class_pairs": PAIRS}
-    path.write_text(yaml.safe_dump(params))
-    return path
+    return builders.write_params(path, params)
 
 
 def argv(tmp: Path, dirs: dict[str, Path], params: Path) -> list[str]:
     return [
         "--params", str(params), "--prepared", str(dirs["prepared"]), "--features", str(dirs["features"]),
-        "--store", str(dirs["features"] / "efficientnet_lite0.h5"), "--models", str(dirs["models"]),
+        "--store", str(dirs["features"] / STORE), "--models", str(dirs["models"]),
         "--out", str(tmp / "report"),
     ]  # fmt: skip
 
@@ -48,11 +45,14 @@ def built(tmp_path_factory):
 
 
 def test_stage_writes_every_declared_output(built):
-    for name in ("report.html", "comparison.csv", "comparison.md", "pairs.csv", "per_class.csv", "summary.json"):
+    for name in layout.STAGE_OUTPUTS["report"]:
+        assert (built / name).exists(), name
+    for name in (layout.REPORT_HTML, layout.COMPARISON_CSV, layout.COMPARISON_MD, layout.PAIRS_CSV,
+                 layout.PER_CLASS_CSV, layout.SUMMARY):  # fmt: skip
         assert (built / name).stat().st_size > 0, name
     for head in HEADS:
-        assert (built / "confusion" / f"{head}.csv").is_file()
-        assert (built / "confusion" / f"{head}.png").is_file()
+        assert (built / layout.CONFUSION_DIR / f"{head}.csv").is_file()
+        assert (built / layout.CONFUSION_DIR / f"{head}.png").is_file()
     # atomic writes leave no temporary files behind
     assert not [p for p in built.rglob(".*tmp-*")]
 
@@ -83,7 +83,7 @@ def test_html_renders_in_headless_chromium(built, tmp_path):
     cmd = [
         browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}",
-        f"--screenshot={shot}", "--window-size=1280,3600", (built / "report.html").resolve().as_uri(),
+        f"--screenshot={shot}", "--window-size=1280,3600", (built / layout.REPORT_HTML).resolve().as_uri(),
     ]  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 0 and shot.is_file(), proc.stderr[-2000:]

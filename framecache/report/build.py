@@ -1,0 +1,53 @@
+"""The report stage's one entry point: read the earlier stages' outputs, compare the heads, and write every
+section's files, comparison.md, report.html and summary.json into the report folder.
+
+Nothing here reads a clock or a random source other than the seeded bootstrap, so the same inputs give
+byte-identical outputs (``dvc repro`` twice is a no-op).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from framecache import layout
+from framecache.errors import FramecacheError
+from framecache.fileio import write_json, write_text
+from framecache.report.comparison import Comparison, compare
+from framecache.report.inputs import Facts, dataset_facts, extraction_facts
+from framecache.report.markdown import document
+from framecache.report.page import render_page
+from framecache.report.results import load_heads, read_classes
+from framecache.report.sections import DIGEST, SECTIONS, ReportInputs
+from framecache.report.summary import summary_metrics
+
+log = logging.getLogger(__name__)
+
+
+def write_report(cmp: Comparison, dataset: Facts, extraction: Facts, out: Path) -> dict[str, Any]:
+    """Write every report file into ``out``; returns the summary metrics."""
+    out.mkdir(parents=True, exist_ok=True)
+    inputs = ReportInputs(cmp, dataset, extraction)
+    rendered = [section(inputs, out) for section in SECTIONS]
+    markdown = {r.fragment.id: r.markdown for r in rendered}
+    write_text(out / layout.COMPARISON_MD, document(markdown[s] for s in DIGEST if markdown[s] is not None))
+    write_text(out / layout.REPORT_HTML, render_page([r.fragment for r in rendered]))
+    summary = summary_metrics(cmp)
+    write_json(out / layout.SUMMARY, summary)
+    return summary
+
+
+def build_report(
+    params: Mapping[str, Any], prepared: Path, features: Path, store: Path, models: Path, out: Path
+) -> dict[str, Any]:
+    """Read the train stages' outputs for ``params.train.heads`` and write the full report into ``out``."""
+    rep = params["report"]
+    heads, classes = load_heads(models, params["train"]["heads"], params["heads"], read_classes(prepared))
+    if classes is None:
+        raise FramecacheError(f"no classes: {prepared / layout.CLASSES} is missing and no head has predictions")
+    cmp = compare(heads, classes, rep["class_pairs"], rep["bootstrap"], rep["confidence"], params["seed"])
+    for p in cmp.problems:
+        log.warning("%s", p)
+    return write_report(cmp, dataset_facts(prepared, heads), extraction_facts(features, store), out)

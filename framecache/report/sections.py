@@ -1,0 +1,175 @@
+"""The report's sections, in page order. Each one turns the computed :class:`Comparison` (and the input facts)
+into its HTML fragment, its Markdown block where comparison.md has one, and the files it owns under the
+report folder.
+
+:data:`SECTIONS` is the page, top to bottom; :data:`DIGEST` picks the sections of comparison.md, in that
+file's order (the method notes close the digest, while on the page they sit right under the table). A new
+section is one function here, one template under ``templates/sections/`` and one entry in :data:`SECTIONS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from framecache import layout
+from framecache.fileio import write_csv
+from framecache.report import figures, narrative, tables
+from framecache.report import formatting as fmt
+from framecache.report.comparison import COST_KEYS, Comparison
+from framecache.report.inputs import Facts
+from framecache.report.markdown import bullet_list, markdown_table
+from framecache.report.page import Fragment, emphasis, image, render_fragment, table
+from framecache.report.results import TEST, aligned
+
+COMPARISON_COLUMNS = [
+    "head", "type", "order_blind", "repeats", "test_videos",
+    *[f"{m}{s}" for m in tables.METRIC_TITLES for s in ("", "_low", "_high", "_std")],
+    "log_loss", "log_loss_std",
+    "chance", "above_chance_p", "above_chance",
+    "order_pairs", "order_pairs_low", "order_pairs_high",
+    "appearance", "appearance_low", "appearance_high",
+    "baseline", "delta_top1", "delta_top1_low", "delta_top1_high", "delta_top1_p",
+    "mcnemar_head_only", "mcnemar_baseline_only", "mcnemar_p",
+    *COST_KEYS, "status",
+]  # fmt: skip
+PAIR_COLUMNS = ["head", "pair", "status", "test_videos", "accuracy", "low", "high", "std"]
+
+
+@dataclass(frozen=True)
+class ReportInputs:
+    """What every section draws on: the comparison and the facts about the dataset and the extraction."""
+
+    cmp: Comparison
+    dataset: Facts
+    extraction: Facts
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A section's output: its place on the page, its Markdown block (or None) and the files it wrote."""
+
+    fragment: Fragment
+    markdown: str | None = None
+    files: tuple[Path, ...] = ()
+
+
+def _write_rows(path: Path, rows: list[dict], columns: list[str]) -> Path:
+    write_csv(path, ({c: fmt.csv_value(r.get(c)) for c in columns} for r in rows), columns)
+    return path
+
+
+def headline(inp: ReportInputs, out: Path) -> Rendered:
+    cmp = inp.cmp
+    lines = narrative.headline(cmp)
+    html = render_fragment("headline.html.j2", heads=len(cmp.rows), classes=len(cmp.classes),
+                           test_videos=len(cmp.test_ids), lines=[emphasis(x) for x in lines])  # fmt: skip
+    return Rendered(Fragment("headline", None, html), "# framecache comparison\n\n" + bullet_list(lines))
+
+
+def warnings(inp: ReportInputs, out: Path) -> Rendered:
+    problems = inp.cmp.problems
+    html = render_fragment("warnings.html.j2", problems=problems)
+    return Rendered(Fragment("warnings", None, html), "## Warnings\n\n" + bullet_list(problems) if problems else None)
+
+
+def comparison(inp: ReportInputs, out: Path) -> Rendered:
+    cmp = inp.cmp
+    display = tables.display_table(cmp)
+    html = render_fragment(
+        "comparison.html.j2",
+        confidence=f"{100 * cmp.settings['confidence']:g}%",
+        repeats=any((r.get("repeats") or 0) > 1 for r in cmp.rows),
+        comparison=table(display, cls="comparison"),
+    )
+    path = _write_rows(out / layout.COMPARISON_CSV, cmp.rows, COMPARISON_COLUMNS)
+    return Rendered(Fragment("comparison", "Comparison", html), markdown_table(display), (path,))
+
+
+def method(inp: ReportInputs, out: Path) -> Rendered:
+    notes = narrative.methods_text(inp.cmp)
+    html = render_fragment("method.html.j2", notes=notes)
+    return Rendered(Fragment("method", None, html), "## Method\n\n" + bullet_list(notes))
+
+
+def pairs(inp: ReportInputs, out: Path) -> Rendered:
+    cmp = inp.cmp
+    shown = tables.pair_table(cmp) if cmp.pairs else None
+    html = render_fragment("pairs.html.j2", pairs=table(shown) if shown is not None else None)
+    path = _write_rows(out / layout.PAIRS_CSV, cmp.pair_rows, PAIR_COLUMNS)
+    markdown = "## Within-pair accuracy\n\n" + markdown_table(shown) if shown is not None else None
+    return Rendered(Fragment("pairs", "Order-only pairs: within-pair accuracy", html), markdown, (path,))
+
+
+def per_class(inp: ReportInputs, out: Path) -> Rendered:
+    cmp = inp.cmp
+    heads = [r["head"] for r in cmp.rows]
+    html = render_fragment("per_class.html.j2", per_class=table(tables.per_class_table(cmp), heat=heads))
+    columns = ["class", "kind", "test_videos", *[r["head"] for r in cmp.rows if r["status"] == "ok"]]
+    path = _write_rows(out / layout.PER_CLASS_CSV, cmp.per_class_rows, columns)
+    return Rendered(Fragment("per-class", "Per-class test accuracy", html), None, (path,))
+
+
+def _scored_heads(cmp: Comparison) -> list:
+    by_name = {h.name: h for h in cmp.heads}
+    return [by_name[r["head"]] for r in cmp.rows if r["status"] == "ok"]
+
+
+def confusion(inp: ReportInputs, out: Path) -> Rendered:
+    """Repeat 0's test confusion of every scored head: actual/predicted CSV and a matrix plot."""
+    cmp, files, images = inp.cmp, [], []
+    for head in _scored_heads(cmp):
+        _, y, proba = aligned(head, TEST, cmp.test_ids)
+        pred = np.argmax(proba[0], axis=1)
+        csv = out / layout.CONFUSION_DIR / f"{head.name}.csv"
+        pairs_ = ({"actual": cmp.classes[a], "predicted": cmp.classes[p]} for a, p in zip(y, pred, strict=True))
+        write_csv(csv, pairs_, ["actual", "predicted"])
+        png = out / layout.CONFUSION_DIR / f"{head.name}.png"
+        title = f"{head.name}: test, repeat 0 (top-1 {fmt.pct(float(np.mean(pred == y)))})"
+        figures.plot_confusion(y, pred, cmp.classes, title, png)
+        files += [csv, png]
+        images.append(image(png, f"confusion matrix of {head.name}", 380, head.name))
+    html = render_fragment("figures.html.j2", images=images, without=[], curve_file=layout.CURVE)
+    return Rendered(Fragment("confusion", "Confusion matrices (test, repeat 0)", html), None, tuple(files))
+
+
+def curves(inp: ReportInputs, out: Path) -> Rendered:
+    """Training curves of the heads trained in steps (closed-form fits have none)."""
+    cmp, files, images, drawn = inp.cmp, [], [], set()
+    for head in _scored_heads(cmp):
+        png = out / layout.CURVES_DIR / f"{head.name}.png"
+        if head.curve is not None and figures.plot_curve(head.curve, head.name, png):
+            files.append(png)
+            drawn.add(head.name)
+            images.append(image(png, f"training curve of {head.name}", 580, head.name))
+    without = [r["head"] for r in cmp.rows if r["head"] not in drawn]
+    html = render_fragment("figures.html.j2", images=images, without=without, curve_file=layout.CURVE)
+    return Rendered(Fragment("curves", "Training curves", html), None, tuple(files))
+
+
+def _facts(section_id: str, title: str, facts: Facts) -> Rendered:
+    content = {
+        "missing": facts.missing,
+        "facts": facts.facts,
+        "tables": [(name, table(df)) for name, df in facts.tables],
+    }
+    return Rendered(Fragment(section_id, title, render_fragment("facts.html.j2", content=content)))
+
+
+def dataset(inp: ReportInputs, out: Path) -> Rendered:
+    return _facts("dataset", "Dataset", inp.dataset)
+
+
+def extraction(inp: ReportInputs, out: Path) -> Rendered:
+    return _facts("extraction", "Feature extraction", inp.extraction)
+
+
+Section = Callable[[ReportInputs, Path], Rendered]
+
+SECTIONS: tuple[Section, ...] = (
+    headline, warnings, comparison, method, pairs, per_class, confusion, curves, dataset, extraction,
+)  # fmt: skip
+DIGEST = ("headline", "comparison", "pairs", "method", "warnings")
