@@ -19,5 +19,5 @@ test: env
 	$(UV) run pytest
 
 lint: env
-	$(UV) run ruff check stages tests benchmarks
-	$(UV) run ruff format --check stages tests benchmarks
+	$(UV) run ruff check framecache stages tests benchmarks
+	$(UV) run ruff format --check framecache stages tests benchmarks

@@ -25,7 +25,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from synthetic import order_task, pair_accuracy  # noqa: E402
+from tests.synthetic import order_task, pair_accuracy  # noqa: E402
 
 from benchmarks.markdown import write_section  # noqa: E402
 from framecache.config.params import load_params  # noqa: E402
