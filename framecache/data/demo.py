@@ -36,8 +36,9 @@ def write_demo(
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     try:
-        n_jobs = len(demo_clips.plan(seed, clips_per_class, min_frames, max_frames))
-        with tqdm(total=n_jobs * 2, desc="demo videos", unit="video", leave=False) as bar:
+        # a job renders one clip; an order pair's job also writes its reversal
+        n_videos = sum(len(clips) for _, clips in demo_clips.plan(seed, clips_per_class, min_frames, max_frames))
+        with tqdm(total=n_videos, desc="demo videos", unit="video", leave=False) as bar:
             rows = demo_clips.generate(
                 staging,
                 seed=seed,
