@@ -12,7 +12,7 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-from framecache import cli
+from framecache import cli, layout
 from framecache.config.params import load_params
 
 log = logging.getLogger("framecache.report")
@@ -37,7 +37,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     log.info(
         "report: %s heads compared on %d test videos; best test top-1 %s (%.3f); written to %s",
         len(summary["heads"]), summary["test_videos"], summary["best_head"], summary["best_test_top1"],
-        Path(args.out) / "report.html",
+        Path(args.out) / layout.REPORT_HTML,
     )  # fmt: skip
     return 0
 
