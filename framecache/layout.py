@@ -27,6 +27,7 @@ FAILURE_COLUMNS = ("path", "reason")
 
 # extract -> ${paths.features}/
 STORE_SUFFIX = ".h5"
+EXTRACT_FAILURE_COLUMNS = ("video_id", "path", "reason")
 METRICS = "metrics.json"  # also each head's, under ${paths.models}/<head>/
 
 # train@<head> -> ${paths.models}/<head>/
@@ -78,5 +79,14 @@ STAGE_OUTPUTS = {
     "prepare": (MANIFEST, CLASSES, FAILURES, SUMMARY),
     "extract": (FAILURES, METRICS),
     "train": (MODEL, PREDICTIONS, METRICS, CURVE),
-    "report": (REPORT_HTML, COMPARISON_CSV, COMPARISON_MD, PAIRS_CSV, PER_CLASS_CSV, CONFUSION_DIR, CURVES_DIR, SUMMARY),
+    "report": (
+        REPORT_HTML,
+        COMPARISON_CSV,
+        COMPARISON_MD,
+        PAIRS_CSV,
+        PER_CLASS_CSV,
+        CONFUSION_DIR,
+        CURVES_DIR,
+        SUMMARY,
+    ),
 }

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from framecache import layout
 from framecache.errors import FramecacheError
 from framecache.features.inputs import ExtractInputs, with_manifest_row
 from framecache.features.journal import journal_dir, open_sources
@@ -20,7 +21,6 @@ from framecache.features.store import FeatureStore, StoreWriter
 from framecache.fileio import atomic_path, write_csv
 
 # extract's failures CSV (prepare's has no video_id: its failures never became videos)
-FAILURE_COLUMNS = ("video_id", "path", "reason")
 
 
 @dataclass
@@ -98,4 +98,4 @@ def write_failures(path: str | Path, manifest: Any, failed: Mapping[int, str]) -
         {"video_id": manifest["video_id"].iat[pos], "path": manifest["path"].iat[pos], "reason": failed[pos]}
         for pos in sorted(failed)
     ]
-    write_csv(path, rows, FAILURE_COLUMNS)
+    write_csv(path, rows, layout.EXTRACT_FAILURE_COLUMNS)
