@@ -11,10 +11,10 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
 from framecache.config.params import read_yaml
 from framecache.fileio import file_sha256
+from tests.builders import write_params
 
 pytestmark = pytest.mark.slow
 
@@ -54,14 +54,15 @@ def project(tmp_path_factory):
     for c, cls in enumerate(("wave", "jump", "spin")):
         for g in range(4):
             write_video(videos / cls / f"v_{cls}_g{g:02d}_c01.mp4", frames=5 + g, size=32, seed=10 * c + g)
-    params = read_yaml(proj / "params.yaml")
-    params["paths"]["dataset"] = str(videos)
-    params["demo"].update(clips_per_class=4, size=32, min_frames=4, max_frames=6)
-    params["prepare"].update(val_fraction=0.25, test_fraction=0.25)
-    params["extract"].update(num_frames=3, image_size=64, batch_size=8, num_workers=0)
-    params["train"]["heads"] = ["pool_mean", "gru"]
-    params["report"]["bootstrap"] = 200
-    (proj / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    write_params(
+        proj / "params.yaml",
+        paths={"dataset": str(videos)},
+        demo={"clips_per_class": 4, "size": 32, "min_frames": 4, "max_frames": 6},
+        prepare={"val_fraction": 0.25, "test_fraction": 0.25},
+        extract={"num_frames": 3, "image_size": 64, "batch_size": 8, "num_workers": 0},
+        train={"heads": ["pool_mean", "gru"]},
+        report={"bootstrap": 200},
+    )
     for cmd in (
         ["git", "init", "-q"],
         ["git", "add", "-A"],
@@ -95,9 +96,8 @@ def test_second_repro_is_a_no_op_and_user_videos_are_untouched(project):
 
 def test_changing_one_head_reruns_only_that_head_and_the_report(project):
     proj = project["proj"]
-    params = read_yaml(proj / "params.yaml")
-    params["heads"]["gru"]["hidden"] = params["heads"]["gru"]["hidden"] + 4
-    (proj / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    hidden = read_yaml(proj / "params.yaml")["heads"]["gru"]["hidden"]
+    write_params(proj / "params.yaml", read_yaml(proj / "params.yaml"), heads={"gru": {"hidden": hidden + 4}})
     status = json.loads(_run([*DVC, "status", "--json"], proj).strip().splitlines()[-1])
     # the report may be listed too (it reads every head's settings); nothing upstream and no other head is
     assert set(status) - {"report"} == {"train@gru"}

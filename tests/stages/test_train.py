@@ -15,7 +15,7 @@ import yaml
 from framecache import heads
 from framecache.errors import FramecacheError
 from stages.train import main
-from tests.builders import store_provenance
+from tests.builders import store_provenance, write_params
 
 ROOT = Path(__file__).resolve().parents[2]
 K = 6
@@ -73,9 +73,7 @@ def test_unknown_head_lists_the_defined_ones(project):
 
 @pytest.mark.parametrize(("key", "value"), [("num_frames", 8), ("dtype", "float32"), ("backbone", "resnet18")])
 def test_store_extracted_with_other_params_is_refused(project, key, value):
-    params = yaml.safe_load((project / "params.yaml").read_text())
-    params["extract"][key] = value
-    (project / "params.yaml").write_text(yaml.safe_dump(params))
+    write_params(project / "params.yaml", yaml.safe_load((project / "params.yaml").read_text()), extract={key: value})
     with pytest.raises(FramecacheError, match=rf"stale.*{key}"):
         run(project, "pool_mean")
     assert not (project / "models" / "pool_mean").exists()
