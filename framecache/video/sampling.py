@@ -3,6 +3,12 @@
 Pure functions of the frame count (and, for ``fps``, the presentation timestamps), so the indices are known
 before a single frame is decoded. No PyAV here: the feature store records a :class:`Sampling` without
 needing the decoder.
+
+When ``fps`` or ``all`` sampling yields more than ``max_frames`` samples, the kept ones are spread evenly over
+the whole clip (segment centres of the candidates, as uniform sampling does), never the first ``max_frames``:
+the recorded sampling says so (``cap: spread``). Stores written before that rule kept a prefix; their recorded
+sampling has no ``cap`` key, reads back as ``cap: prefix`` and is reproduced exactly (``predict``), but never
+matches what params configure now, so such a store counts as stale.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import numpy as np
 
 SAMPLING_POLICIES = ("uniform", "fps", "all")
 SHORT_VIDEO_POLICIES = ("keep", "repeat")
+CAP_POLICIES = ("spread", "prefix")  # prefix: only to reproduce stores written before spreading
 
 
 @dataclass(frozen=True)
@@ -27,24 +34,31 @@ class Sampling:
     fps: float = 2.0
     max_frames: int = 64
     short_videos: str = "keep"
+    cap: str = "spread"  # fps/all over max_frames: spread over the whole clip (prefix: legacy stores)
 
     def __post_init__(self) -> None:
         if self.policy not in SAMPLING_POLICIES:
             raise ValueError(f"sampling policy {self.policy!r} is not one of {SAMPLING_POLICIES}")
         if self.short_videos not in SHORT_VIDEO_POLICIES:
             raise ValueError(f"short video policy {self.short_videos!r} is not one of {SHORT_VIDEO_POLICIES}")
+        if self.cap not in CAP_POLICIES:
+            raise ValueError(f"cap policy {self.cap!r} is not one of {CAP_POLICIES}")
 
     def as_dict(self) -> dict[str, Any]:
         # A key that does not change which frames are kept must not make a cached store stale.
         if self.policy == "uniform":
             return {"policy": "uniform", "num_frames": self.num_frames, "short_videos": self.short_videos}
         if self.policy == "fps":
-            return {"policy": "fps", "fps": self.fps, "max_frames": self.max_frames}
-        return {"policy": "all", "max_frames": self.max_frames}
+            return {"policy": "fps", "fps": self.fps, "max_frames": self.max_frames, "cap": self.cap}
+        return {"policy": "all", "max_frames": self.max_frames, "cap": self.cap}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Sampling:
-        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+        """The sampling a store recorded; fps/all without ``cap`` predates spreading and kept a prefix."""
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        if known.get("policy") in ("fps", "all"):
+            known.setdefault("cap", "prefix")
+        return cls(**known)
 
     @classmethod
     def from_params(cls, extract: Mapping[str, Any]) -> Sampling:
@@ -101,10 +115,21 @@ def fps_indices(timestamps: np.ndarray, fps: float, max_frames: int) -> np.ndarr
     return idx[:max_frames].astype(np.int64)
 
 
+def cap_indices(candidates: np.ndarray, max_frames: int, cap: str = "spread") -> np.ndarray:
+    """At most ``max_frames`` of the increasing, distinct ``candidates``: spread evenly over all of them (the
+    segment centres of :func:`uniform_indices`, so the whole clip is covered), or the first ones (``prefix``)."""
+    candidates = np.asarray(candidates, dtype=np.int64)
+    if len(candidates) <= max_frames:
+        return candidates
+    if cap == "prefix":
+        return candidates[:max_frames]
+    return candidates[uniform_indices(len(candidates), max_frames)]
+
+
 def sample_indices(length: int, sampling: Sampling, timestamps: np.ndarray | None = None) -> tuple[np.ndarray, str]:
     """The frame indices a video of ``length`` decoded frames contributes, and the policy that applied:
     ``full`` (sampled as asked), ``keep``/``repeat`` (uniform on a video shorter than num_frames) or
-    ``capped`` (fps/all stopped at max_frames)."""
+    ``capped`` (fps/all had more than max_frames samples; the kept ones span the whole clip)."""
     if length < 1:
         raise ValueError("a video needs at least one frame")
     if sampling.policy == "uniform":
@@ -115,11 +140,10 @@ def sample_indices(length: int, sampling: Sampling, timestamps: np.ndarray | Non
             return np.arange(length, dtype=np.int64), "keep"
         return uniform_indices(length, t), "repeat"
     if sampling.policy == "all":
-        n = min(length, sampling.max_frames)
-        return np.arange(n, dtype=np.int64), ("capped" if length > n else "full")
-    if timestamps is None or len(timestamps) < length:
-        raise ValueError("fps sampling needs one timestamp per frame")
-    times = np.asarray(timestamps[:length], dtype=np.float64)
-    idx = fps_indices(times, sampling.fps, sampling.max_frames)
-    uncapped = fps_indices(times, sampling.fps, length)
-    return idx, ("capped" if len(uncapped) > len(idx) else "full")
+        candidates = np.arange(length, dtype=np.int64)
+    else:
+        if timestamps is None or len(timestamps) < length:
+            raise ValueError("fps sampling needs one timestamp per frame")
+        candidates = fps_indices(np.asarray(timestamps[:length], dtype=np.float64), sampling.fps, length)
+    idx = cap_indices(candidates, sampling.max_frames, sampling.cap)
+    return idx, ("capped" if len(candidates) > len(idx) else "full")
