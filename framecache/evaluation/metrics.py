@@ -7,6 +7,8 @@ Top-k uses k = min(k, number of classes); with five classes or fewer top-5 is 1.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 from sklearn.metrics import f1_score, log_loss
 
@@ -67,3 +69,17 @@ def spread_proba(proba: np.ndarray, columns: np.ndarray, n_classes: int) -> np.n
     out = np.zeros((len(proba), n_classes), dtype=np.float64)
     out[:, np.asarray(columns, dtype=np.int64)] = proba
     return out
+
+
+def mean_std(values: Sequence[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (ddof=1) of per-repeat values; the std of a single value is 0.
+
+    The one spread of framecache: the train stage's ``metrics.json`` ``_std`` twins and the report's ± over
+    repeats both come from here, so a head shows the same spread everywhere. ddof=1 is the spread a reader
+    should expect from another repeat (the sample standard deviation), not the population one of these repeats.
+    """
+    a = np.asarray(values, dtype=np.float64)
+    if a.size == 0:
+        return float("nan"), float("nan")
+    std = float(np.std(a, ddof=1)) if a.size > 1 else 0.0
+    return float(np.mean(a)), std
