@@ -15,6 +15,9 @@ from pydantic import Field, ValidationInfo, field_validator
 from framecache import heads
 from framecache.compute import DEVICES
 from framecache.config.fields import Float, Int, Settings, Str, strict_list
+from framecache.config.messages import ParamsError
+from framecache.errors import FramecacheError
+from framecache.features import names as backbone_names
 
 Device = Literal[DEVICES]
 Positive = Annotated[Float, Field(gt=0)]
@@ -78,7 +81,12 @@ class Prepare(Settings):
 
 
 class Extract(Settings):
-    backbone: Str = Field("efficientnet_lite0", description="image CNN from the backbone registry")
+    backbone: Str = Field(
+        "efficientnet_lite0",
+        description="image model: an alias (efficientnet_lite0, resnet18, ...), a timm model timm/<model>.<tag> "
+        "or a torchvision model torchvision/<builder>[:<WEIGHTS>]; `python -m framecache.features.catalog` lists "
+        "them. Weights are fetched into timm's/torchvision's caches on first use",
+    )
     image_size: Int | None = Field(None, ge=32, le=1024, description="input resolution; null uses the backbone's own")
     sampling: Literal["uniform", "fps", "all"] = Field("uniform", description="frame sampling policy")
     num_frames: Int = Field(16, ge=1, description="T for uniform sampling: evenly spaced segment centres")
@@ -125,6 +133,15 @@ class Extract(Settings):
         60.0, description="under torchrun: how long ranks that finished wait for the slowest one before the job fails"
     )
 
+    @field_validator("backbone")
+    @classmethod
+    def _known_backbone(cls, value: str) -> str:
+        # an alias costs nothing; a timm or torchvision id is looked up in that library's registry
+        try:
+            return backbone_names.check_name(value)
+        except FramecacheError as exc:
+            raise ParamsError(f"params: extract.{exc}") from None
+
 
 class Train(Settings):
     heads: StrList = Field(
@@ -151,10 +168,10 @@ class Report(Settings):
         description="confidence level of the intervals; the significance tests use level 1 − confidence",
     )
     class_pairs: strict_list(Annotated[StrList, Field(min_length=2, max_length=2)]) = Field(
-        CLASS_PAIRS,
-        description="order-only class pairs, scored by within-pair accuracy (argmax of p(a) vs p(b)); every other "
-        "class is an appearance class; a class may be in one pair only; pairs naming absent classes are "
-        "listed as such in the report",
+        [],
+        description="order-only class pairs (classes that differ only in frame order, such as the demo's "
+        "zoom_in/zoom_out), scored by within-pair accuracy (argmax of p(a) vs p(b)); none by default; a class "
+        "may be in one pair only; pairs naming classes this dataset lacks are left out with one note",
     )
 
 

@@ -19,7 +19,7 @@ from framecache.report.comparison import Comparison, compare
 from framecache.report.inputs import Facts, dataset_facts, extraction_facts
 from framecache.report.markdown import document
 from framecache.report.page import render_page
-from framecache.report.results import load_heads, read_classes
+from framecache.report.results import load_heads, read_classes, read_groups
 from framecache.report.sections import DIGEST, SECTIONS, ReportInputs
 from framecache.report.summary import summary_metrics
 
@@ -47,7 +47,9 @@ def build_report(
     heads, classes = load_heads(models, params["train"]["heads"], params["heads"], read_classes(prepared))
     if classes is None:
         raise FramecacheError(f"no classes: {prepared / layout.CLASSES} is missing and no head has predictions")
-    cmp = compare(heads, classes, rep["class_pairs"], rep["bootstrap"], rep["confidence"], params["seed"])
+    cmp = compare(
+        heads, classes, rep["class_pairs"], rep["bootstrap"], rep["confidence"], params["seed"], read_groups(prepared)
+    )
     for p in cmp.problems:
         log.warning("%s", p)
     return write_report(cmp, dataset_facts(prepared, heads), extraction_facts(features, store), out)

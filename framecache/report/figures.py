@@ -1,4 +1,4 @@
-"""The report's plots as PNG files: a confusion matrix per head and a training curve per trained net.
+"""The report's plots as PNG files: a confusion matrix per head and a loss curve per torch head.
 
 Deterministic bytes: no timestamps or version stamps in the PNG metadata, so the same inputs give the
 same files (and ``dvc repro`` twice is a no-op).
@@ -42,22 +42,30 @@ def plot_confusion(y_true: np.ndarray, y_pred: np.ndarray, classes: Sequence[str
     _save(fig, path)
 
 
-def plot_curve(curve: pd.DataFrame, title: str, path: Path) -> bool:
-    """Loss and validation accuracy against step, one line per repeat; False when there is nothing to plot."""
+def plot_curve(curve: pd.DataFrame, title: str, path: Path, restored: int | None = None) -> bool:
+    """A torch head's train and validation loss per epoch (and validation accuracy), one line per repeat, the
+    restored epoch of repeat 0 marked; False when there is nothing to plot."""
     if curve["step"].nunique() < 2:
         return False
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(9, 3.4))
     for r, part in curve.sort_values(["repeat", "step"]).groupby("repeat"):
         first = r == curve["repeat"].min()
         alpha = 1.0 if first else 0.35
-        for col, colour in (("train_loss", "tab:blue"), ("val_loss", "tab:orange")):
+        for col, colour, name in (
+            ("train_loss", "tab:blue", "train loss"),
+            ("val_loss", "tab:orange", "validation loss"),
+        ):
             if col in part and part[col].notna().any():
-                ax_loss.plot(part["step"], part[col], color=colour, alpha=alpha, label=col if first else None)
+                ax_loss.plot(part["step"], part[col], color=colour, alpha=alpha, label=name if first else None)
         if "val_accuracy" in part and part["val_accuracy"].notna().any():
             ax_acc.plot(part["step"], part["val_accuracy"], color="tab:green", alpha=alpha)
-    ax_loss.set(xlabel="step", ylabel="loss", title=f"{title}: loss")
+    if restored is not None:
+        for ax in (ax_loss, ax_acc):
+            ax.axvline(restored, color="black", linestyle="--", linewidth=1,
+                       label=f"restored epoch {restored}" if ax is ax_loss else None)  # fmt: skip
+    ax_loss.set(xlabel="epoch", ylabel="loss", title=f"{title}: loss per epoch")
     ax_loss.legend(loc="upper right", fontsize="small")
-    ax_acc.set(xlabel="step", ylabel="val accuracy", title=f"{title}: validation accuracy", ylim=(0, 1.02))
+    ax_acc.set(xlabel="epoch", ylabel="val accuracy", title=f"{title}: validation accuracy", ylim=(0, 1.02))
     for ax in (ax_loss, ax_acc):
         ax.grid(alpha=0.3)
     fig.tight_layout()

@@ -1,73 +1,132 @@
-"""The report's sentences: the headline conclusions (who wins on the order-only pairs and on the appearance
-classes, who beats chance) and the method notes that say how every number was computed.
+"""The report's sentences: the headline conclusions (which head validation chose for the dataset's classes,
+and for the order-only pairs and the other classes when pairs are configured and present; who beats chance)
+and the method notes that say how every number was computed and every head was chosen.
 
-Plain text with Markdown emphasis (``**head**``) on head names; the page turns the emphasis into bold.
+Plain text with Markdown emphasis (``**head**``) on head names; the page turns the emphasis into bold. Pair
+wording appears only when the dataset has some of ``report.class_pairs``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from framecache.report import formatting as fmt
-from framecache.report.baseline import Winner
 from framecache.report.comparison import Comparison
+from framecache.report.selection import ALL, OTHER, PAIRS, VALIDATION, Winner
+
+LISTED = 12  # classes named in a sentence; more are counted
 
 
-def _winner_line(w: Winner | None, what: str, metric: str, conf: str) -> str:
-    if w is None or w.best is None:
-        return f"No test videos of {what}: no winner to name."
-    s = f"On {what}, {w.n_videos} test videos, **{w.best}** wins: {metric} {fmt.ci(w.interval)} ({conf} CI)"
+def _names(items: Sequence[str]) -> str:
+    return ", ".join(items) if len(items) <= LISTED else f"{', '.join(items[:LISTED])}, … ({len(items)} in all)"
+
+
+def _videos(w: Winner) -> str:
+    return f"{w.n_videos} test videos in {w.n_groups} groups"
+
+
+def _winner_line(w: Winner, what: str, metric: str, conf: str) -> str:
+    chosen = (
+        f"chosen on validation {metric}" if w.chosen_on == VALIDATION
+        else f"chosen on test {metric}, as no head has validation predictions: this choice flatters it"
+    )  # fmt: skip
+    s = f"On {what}, {_videos(w)}: **{w.best}** ({chosen}) scores {fmt.ci(w.interval)} ({conf} CI)"
+    family = len(w.adjusted_p)
     if w.tied:
-        s += f"; statistically tied with it (paired bootstrap CI of the difference includes 0): {', '.join(w.tied)}"
-    else:
-        s += "; every other head is significantly worse (paired bootstrap)"
+        s += (
+            f"; not significantly different on test (paired cluster bootstrap, Holm over {family}): {', '.join(w.tied)}"
+        )
+    elif family:
+        s += f"; every other head differs significantly on test (paired cluster bootstrap, Holm over {family})"
+    if w.better:
+        s += f"; significantly better on test than this choice: {', '.join(w.better)}"
     s += "."
     if w.baseline and w.baseline != w.best:
-        s += f" Best order-blind head here: {w.baseline}, {fmt.ci(w.baseline_interval)}."
+        s += f" Best order-blind head here (chosen the same way): {w.baseline}, {fmt.ci(w.baseline_interval)}."
     return s
 
 
 def headline(cmp: Comparison) -> list[str]:
     """The report's conclusions in plain sentences (Markdown emphasis on head names)."""
     conf = f"{100 * cmp.settings['confidence']:g}%"
-    ok_pairs = [p.label for p in cmp.pairs if p.status == "ok"]
-    lines = [
-        _winner_line(cmp.order_winner, f"the order-only pairs ({', '.join(ok_pairs)})", "within-pair accuracy", conf),
-        _winner_line(cmp.appearance_winner, f"the appearance classes ({', '.join(cmp.appearance_classes)})",
-                     "accuracy", conf),
-    ]  # fmt: skip
-    if not ok_pairs:
-        lines.append("None of the class pairs in report.class_pairs is present in this dataset.")
+    lines = []
+    if PAIRS in cmp.winners:
+        pairs = _names([p.label for p in cmp.pairs])
+        lines.append(_winner_line(cmp.winners[PAIRS], f"the order-only pairs ({pairs})", "within-pair accuracy", conf))
+    if OTHER in cmp.winners:
+        other = _names(cmp.other_classes)
+        lines.append(_winner_line(cmp.winners[OTHER], f"the appearance classes ({other})", "top-1", conf))
+    if ALL in cmp.winners:
+        what = f"the dataset's {len(cmp.classes)} classes ({_names(cmp.classes)})"
+        lines.append(_winner_line(cmp.winners[ALL], what, "top-1", conf))
     scored = [r for r in cmp.rows if r["status"] == "ok"]
-    best = max(scored, key=lambda r: r["top1"])
-    above = [r["head"] for r in scored if r["above_chance"]]
+    above = [r["head"] for r in scored if r.get("above_chance")]
+    grouped = ", with groups the larger of it and the cluster-bootstrap p" if cmp.grouped else ""
     lines.append(
-        f"Best overall test top-1: **{best['head']}** {fmt.pct(best['top1'])} "
-        f"[{100 * best['top1_low']:.1f}, {100 * best['top1_high']:.1f}]. "
-        f"{len(above)} of {len(scored)} heads are above chance ({fmt.pct(cmp.chance)}, one-sided binomial test, "
-        f"p < {1 - cmp.settings['confidence']:.2g})."
+        f"{len(above)} of {len(scored)} heads are above chance ({fmt.pct(cmp.chance)}; one-sided exact binomial "
+        f"test{grouped}; Holm-adjusted over the {len(scored)} heads, p < {1 - cmp.settings['confidence']:.2g})."
     )
     return lines
 
 
-def methods_text(cmp: Comparison) -> list[str]:
-    """How the intervals, the chance test, the baseline contrast, within-pair accuracy and winners are computed."""
+def _intervals_note(cmp: Comparison, conf: str) -> str:
     s = cmp.settings
-    conf = f"{100 * s['confidence']:g}%"
-    return [
-        f"Intervals: {conf} percentile bootstrap over the {len(cmp.test_ids)} test videos, {s['bootstrap']} "
-        f"resamples seeded with params seed = {s['seed']}; every head is scored on the same resamples. With "
-        "several training repeats a metric is the mean over repeats (± its standard deviation across repeats) "
-        "and each resample scores every repeat on the same videos.",
-        f"Above chance: one-sided exact binomial test of repeat 0's test top-1 against the chance rate "
-        f"{fmt.pct(cmp.chance)} (the largest test-class share, at least 1/C: what always guessing one class "
-        f"scores), at level {1 - s['confidence']:.2g}.",
+    n, g = len(cmp.test_ids), cmp.n_groups
+    text = (
+        f"Intervals ({conf}) over {n} test videos in {g} groups (prepare's manifest `group`; a video without one is "
+        "its own group). Shares of videos (top-1"
+        + (", top-5" if cmp.shows_top5 else "")
+        + (", within-pair and appearance accuracy" if cmp.has_pairs else "")
+        + ") get the exact Clopper-Pearson interval (scipy binomtest, method exact; a repeat-mean share uses "
+        "the same beta quantiles at its fractional count), which holds at any n and is never zero-width. "
+    )
+    if cmp.grouped:
+        text += (
+            "Because some groups hold several videos, which are not independent, each such interval is widened "
+            "to the hull of Clopper-Pearson and a cluster-bootstrap percentile interval that resamples whole "
+            "groups. "
+        )
+    return text + (
+        f"Mean class accuracy, macro-F1 and differences between heads come from a percentile bootstrap that "
+        f"resamples groups ({s['bootstrap']} resamples, seed = {s['seed']}; every head on the same resamples); "
+        "mean class accuracy and macro-F1 are widened to contain the exact interval of the same share at this n. "
+        "With several training repeats a metric is the mean over repeats, ± its sample standard deviation "
+        "(ddof=1, as in the train stage's metrics.json)."
+    )
+
+
+def methods_text(cmp: Comparison) -> list[str]:
+    """How intervals, tests, corrections and every named head were computed and chosen."""
+    conf = f"{100 * cmp.settings['confidence']:g}%"
+    alpha = f"{1 - cmp.settings['confidence']:.2g}"
+    group_level = (
+        " With groups, the p-value is the larger of the exact binomial p and the one-sided cluster-bootstrap p."
+        if cmp.grouped else ""
+    )  # fmt: skip
+    notes = [
+        _intervals_note(cmp, conf),
+        f"Above chance: one-sided exact binomial test of repeat 0's test top-1 against {fmt.pct(cmp.chance)} (the "
+        f"largest test-class share, at least 1/C: what always guessing one class scores).{group_level} Holm's "
+        f"correction over the family of all scored heads (above_chance_p_holm in comparison.csv), level {alpha}.",
         f"Baseline: {cmp.baseline_rule}"
         + (f" — {cmp.baseline}." if cmp.baseline else ".")
-        + " Δ top-1 is the paired bootstrap difference (head − baseline) of repeat-mean correctness; McNemar p is "
-        "the exact two-sided McNemar test (binomial on discordant videos, not mid-p) on repeat 0, under it "
-        "the discordant counts: videos only this head got right vs only the baseline.",
-        "Within-pair accuracy: over test videos whose true class is a or b, the prediction is whichever of p(a) "
-        "and p(b) is larger, so it measures telling the two apart regardless of other classes. Appearance "
-        "accuracy is ordinary top-1 on test videos of classes in no pair.",
-        "Winners: the head with the highest mean; tied heads are those whose paired bootstrap interval of the "
-        "difference to the winner includes 0.",
-    ]
+        + " Δ top-1 is the paired cluster-bootstrap difference (head − baseline) of repeat-mean correctness; "
+        "McNemar p is the exact two-sided test on repeat 0"
+        + (", at group level: a sign test over the groups where the two heads' mean correctness differs (under it "
+           "the counts of such groups favouring each head)" if cmp.grouped
+           else " (binomial on discordant videos, under it the counts: only this head right vs only the baseline)")
+        + ". Holm-adjusted p-values over the family of heads compared with the baseline are in comparison.csv.",
+        "Choices: every head named in the headline, and the order-blind head shown for contrast, is chosen on "
+        "validation (the val rows of predictions.csv, scored on the same subset of classes; ties: lower "
+        "validation log-loss, then train.heads order), never on the test set it is reported on; the headline "
+        "says so where no validation predictions existed and a head had to be chosen on test. Heads not "
+        f"significantly different from the chosen one: paired cluster bootstrap p ≥ {alpha} after Holm's "
+        "correction over that subset's family (every other head).",
+    ]  # fmt: skip
+    if cmp.has_pairs:
+        notes.append(
+            "Within-pair accuracy: over test videos whose true class is a or b, the prediction is whichever of "
+            "p(a) and p(b) is larger, so it measures telling the two apart regardless of other classes. "
+            "Appearance accuracy is ordinary top-1 on test videos of classes in no pair."
+        )
+    return notes

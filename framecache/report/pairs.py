@@ -12,7 +12,8 @@ from typing import Any
 import numpy as np
 
 from framecache.errors import FramecacheError
-from framecache.evaluation import statistics
+from framecache.evaluation.design import GroupDesign
+from framecache.evaluation.metrics import mean_std
 
 
 @dataclass
@@ -74,24 +75,32 @@ def pair_rows(
     pairs: Sequence[PairSpec],
     pair_correct: Mapping[str, np.ndarray],
     y_test: np.ndarray,
-    weights: np.ndarray,
-    confidence: float,
+    design: GroupDesign,
 ) -> list[dict[str, Any]]:
-    """One row per (head, pair): within-pair accuracy with its bootstrap CI (pairs.csv)."""
+    """One row per (head, scorable pair): within-pair accuracy with its interval (pairs.csv)."""
     rows = []
     for h in order:
         for p in pairs:
-            row: dict[str, Any] = {"head": h, "pair": p.label, "status": p.status}
-            if p.status == "ok":
-                ia, ib = p.indices  # type: ignore[misc]
-                mask = (y_test == ia) | (y_test == ib)
-                row["test_videos"] = int(mask.sum())
-                if mask.any():
-                    iv = statistics.mean_interval(pair_correct[h].mean(0)[mask], weights[:, mask], confidence)
-                    per_rep = pair_correct[h][:, mask].mean(axis=1)
-                    row.update({"accuracy": iv.point, "low": iv.low, "high": iv.high})
-                    row["std"] = float(np.std(per_rep)) if len(per_rep) > 1 else None
-                else:
-                    row["status"] = "no test videos"
+            if p.status != "ok":
+                continue
+            ia, ib = p.indices  # type: ignore[misc]
+            mask = (y_test == ia) | (y_test == ib)
+            row: dict[str, Any] = {"head": h, "pair": p.label, "status": p.status, "test_videos": int(mask.sum())}
+            if mask.any():
+                sub = design.subset(mask)
+                iv = sub.share(pair_correct[h].mean(0)[mask])
+                _, std = mean_std(pair_correct[h][:, mask].mean(axis=1))
+                row.update({"accuracy": iv.point, "low": iv.low, "high": iv.high, "test_groups": sub.n_groups})
+                row["std"] = std if pair_correct[h].shape[0] > 1 else None
+            else:
+                row["status"] = "no test videos"
             rows.append(row)
     return rows
+
+
+def absent_note(pairs: Sequence[PairSpec]) -> str | None:
+    """One line naming the configured pairs this dataset lacks (left out of every table), or None."""
+    absent = [p.label for p in pairs if p.status != "ok"]
+    if not absent:
+        return None
+    return f"class pairs of report.class_pairs not in this dataset, left out: {'; '.join(absent)}"

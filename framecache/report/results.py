@@ -44,6 +44,13 @@ class HeadResult:
     predictions: pd.DataFrame | None = None  # columns video_id, split, repeat, label_index, p_<class>...
     curve: pd.DataFrame | None = None
     problems: list[str] = field(default_factory=list)
+    config: dict[str, Any] = field(default_factory=dict)  # the ``heads.<name>`` entry
+
+    @property
+    def grid_search(self) -> bool:
+        """A closed-form head that picks its settings from a grid on validation (pooled, SVM): its curve.csv
+        is one row per grid point, not a training curve."""
+        return self.type in registry.REGISTRY and not registry.head_record(self.type).uses_torch
 
     @property
     def usable(self) -> bool:
@@ -54,6 +61,20 @@ def read_classes(prepared: Path) -> list[str] | None:
     """The prepared dataset's classes, or None when classes.txt is absent (the heads' columns then decide)."""
     path = prepared / layout.CLASSES
     return layout.read_classes(path) if path.is_file() else None
+
+
+def read_groups(prepared: Path) -> dict[str, str] | None:
+    """Each video's group from prepare's manifest (``video_id`` → ``group``), or None without one.
+
+    Videos of one group (clips of one source, one person, a mirrored twin) are resampled together.
+    """
+    path = prepared / layout.MANIFEST
+    if not path.is_file():
+        return None
+    manifest = pd.read_csv(path, dtype=str, keep_default_na=False)
+    if not {"video_id", "group"} <= set(manifest.columns):
+        return None
+    return dict(zip(manifest["video_id"], manifest["group"], strict=True))
 
 
 def _label_index(path: Path, labels: pd.Series, classes: Sequence[str]) -> np.ndarray:
@@ -113,7 +134,13 @@ def load_head_result(
 ) -> tuple[HeadResult, list[str] | None]:
     """Read one head's folder; missing or unreadable files become ``problems`` instead of exceptions."""
     folder = layout.head_dir(models, name)
-    res = HeadResult(name, str(config.get("type")), registry.is_order_blind(config), is_baseline_candidate(config))
+    res = HeadResult(
+        name,
+        str(config.get("type")),
+        registry.is_order_blind(config),
+        is_baseline_candidate(config),
+        config=dict(config),
+    )
     if (folder / layout.METRICS).is_file():
         try:
             res.metrics = read_json(folder / layout.METRICS)

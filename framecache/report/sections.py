@@ -14,9 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from markupsafe import Markup
 
 from framecache import layout
 from framecache.fileio import write_csv
+from framecache.report import curves as curve_tables
 from framecache.report import figures, narrative, tables
 from framecache.report import formatting as fmt
 from framecache.report.comparison import COST_KEYS, Comparison
@@ -26,17 +28,17 @@ from framecache.report.page import Fragment, emphasis, image, render_fragment, t
 from framecache.report.results import TEST, aligned
 
 COMPARISON_COLUMNS = [
-    "head", "type", "order_blind", "repeats", "test_videos",
+    "head", "type", "order_blind", "repeats", "test_videos", "test_groups",
     *[f"{m}{s}" for m in tables.METRIC_TITLES for s in ("", "_low", "_high", "_std")],
     "log_loss", "log_loss_std",
-    "chance", "above_chance_p", "above_chance",
+    "chance", "above_chance_p", "above_chance_p_holm", "above_chance",
     "order_pairs", "order_pairs_low", "order_pairs_high",
     "appearance", "appearance_low", "appearance_high",
-    "baseline", "delta_top1", "delta_top1_low", "delta_top1_high", "delta_top1_p",
-    "mcnemar_head_only", "mcnemar_baseline_only", "mcnemar_p",
+    "baseline", "delta_top1", "delta_top1_low", "delta_top1_high", "delta_top1_p", "delta_top1_p_holm",
+    "mcnemar_head_only", "mcnemar_baseline_only", "mcnemar_p", "mcnemar_p_holm",
     *COST_KEYS, "status",
 ]  # fmt: skip
-PAIR_COLUMNS = ["head", "pair", "status", "test_videos", "accuracy", "low", "high", "std"]
+PAIR_COLUMNS = ["head", "pair", "status", "test_videos", "test_groups", "accuracy", "low", "high", "std"]
 
 
 @dataclass(frozen=True)
@@ -66,7 +68,8 @@ def headline(inp: ReportInputs, out: Path) -> Rendered:
     cmp = inp.cmp
     lines = narrative.headline(cmp)
     html = render_fragment("headline.html.j2", heads=len(cmp.rows), classes=len(cmp.classes),
-                           test_videos=len(cmp.test_ids), lines=[emphasis(x) for x in lines])  # fmt: skip
+                           test_videos=len(cmp.test_ids), test_groups=cmp.n_groups,
+                           lines=[emphasis(x) for x in lines])  # fmt: skip
     return Rendered(Fragment("headline", None, html), "# framecache comparison\n\n" + bullet_list(lines))
 
 
@@ -83,6 +86,8 @@ def comparison(inp: ReportInputs, out: Path) -> Rendered:
         "comparison.html.j2",
         confidence=f"{100 * cmp.settings['confidence']:g}%",
         repeats=any((r.get("repeats") or 0) > 1 for r in cmp.rows),
+        test_videos=len(cmp.test_ids),
+        test_groups=cmp.n_groups,
         comparison=table(display, cls="comparison"),
     )
     path = _write_rows(out / layout.COMPARISON_CSV, cmp.rows, COMPARISON_COLUMNS)
@@ -96,11 +101,14 @@ def method(inp: ReportInputs, out: Path) -> Rendered:
 
 
 def pairs(inp: ReportInputs, out: Path) -> Rendered:
+    """Within-pair accuracy of the configured pairs present in this dataset; no section without any."""
     cmp = inp.cmp
-    shown = tables.pair_table(cmp) if cmp.pairs else None
-    html = render_fragment("pairs.html.j2", pairs=table(shown) if shown is not None else None)
     path = _write_rows(out / layout.PAIRS_CSV, cmp.pair_rows, PAIR_COLUMNS)
-    markdown = "## Within-pair accuracy\n\n" + markdown_table(shown) if shown is not None else None
+    if not cmp.has_pairs:
+        return Rendered(Fragment("pairs", None, Markup("")), None, (path,))
+    shown = tables.pair_table(cmp)
+    html = render_fragment("pairs.html.j2", pairs=table(shown))
+    markdown = "## Within-pair accuracy\n\n" + markdown_table(shown)
     return Rendered(Fragment("pairs", "Order-only pairs: within-pair accuracy", html), markdown, (path,))
 
 
@@ -108,7 +116,8 @@ def per_class(inp: ReportInputs, out: Path) -> Rendered:
     cmp = inp.cmp
     heads = [r["head"] for r in cmp.rows]
     html = render_fragment("per_class.html.j2", per_class=table(tables.per_class_table(cmp), heat=heads))
-    columns = ["class", "kind", "test_videos", *[r["head"] for r in cmp.rows if r["status"] == "ok"]]
+    kind = ["kind"] if cmp.has_pairs else []
+    columns = ["class", *kind, "test_videos", *[r["head"] for r in cmp.rows if r["status"] == "ok"]]
     path = _write_rows(out / layout.PER_CLASS_CSV, cmp.per_class_rows, columns)
     return Rendered(Fragment("per-class", "Per-class test accuracy", html), None, (path,))
 
@@ -137,17 +146,25 @@ def confusion(inp: ReportInputs, out: Path) -> Rendered:
 
 
 def curves(inp: ReportInputs, out: Path) -> Rendered:
-    """Training curves of the heads trained in steps (closed-form fits have none)."""
-    cmp, files, images, drawn = inp.cmp, [], [], set()
+    """Torch heads: loss per epoch with the restored epoch marked. Pooled/SVM heads: their validation grid as a
+    table (a grid search is not a training curve)."""
+    cmp, files, images, drawn, grids = inp.cmp, [], [], set(), []
+    (out / layout.CURVES_DIR).mkdir(parents=True, exist_ok=True)
     for head in _scored_heads(cmp):
+        if head.grid_search:
+            grid = curve_tables.grid_table(head)
+            if grid is not None:
+                grids.append((head.name, table(grid)))
+                drawn.add(head.name)
+            continue
         png = out / layout.CURVES_DIR / f"{head.name}.png"
-        if head.curve is not None and figures.plot_curve(head.curve, head.name, png):
+        if head.curve is not None and figures.plot_curve(head.curve, head.name, png, curve_tables.restored_epoch(head)):
             files.append(png)
             drawn.add(head.name)
             images.append(image(png, f"training curve of {head.name}", 580, head.name))
     without = [r["head"] for r in cmp.rows if r["head"] not in drawn]
-    html = render_fragment("figures.html.j2", images=images, without=without, curve_file=layout.CURVE)
-    return Rendered(Fragment("curves", "Training curves", html), None, tuple(files))
+    html = render_fragment("curves.html.j2", images=images, grids=grids, without=without, curve_file=layout.CURVE)
+    return Rendered(Fragment("curves", "Training curves and validation grids", html), None, tuple(files))
 
 
 def _facts(section_id: str, title: str, facts: Facts) -> Rendered:

@@ -6,25 +6,29 @@ from typing import Any
 
 from framecache.report.comparison import Comparison
 from framecache.report.formatting import json_value
+from framecache.report.selection import ALL, OTHER, PAIRS
 
 HEAD_KEYS = ("top1", "top1_low", "top1_high", "macro_f1", "order_pairs", "appearance")
 
 
 def summary_metrics(cmp: Comparison) -> dict[str, Any]:
-    """Flat numbers for ``dvc metrics show/diff`` and ``dvc exp show``."""
+    """Flat numbers for ``dvc metrics show/diff`` and ``dvc exp show``; the named heads are chosen on validation
+    (``*_chosen_on`` says "test" where no validation predictions existed)."""
     scored = [r for r in cmp.rows if r["status"] == "ok"]
-    best = max(scored, key=lambda r: r["top1"])
+    overall = cmp.winners[ALL]
+    best = cmp.row(overall.best) if overall.best else max(scored, key=lambda r: r["top1"])
     out: dict[str, Any] = {
         "best_head": best["head"],
+        "best_head_chosen_on": overall.chosen_on,
         "best_test_top1": json_value(best["top1"]),
         "test_videos": len(cmp.test_ids),
-        "heads_above_chance": sum(bool(r["above_chance"]) for r in scored),
+        "test_groups": cmp.n_groups,
+        "heads_above_chance": sum(bool(r.get("above_chance")) for r in scored),
     }
-    if cmp.order_winner and cmp.order_winner.best:
-        out["order_pairs_best_head"] = cmp.order_winner.best
-        out["order_pairs_best"] = json_value(cmp.order_winner.interval.point)  # type: ignore[union-attr]
-    if cmp.appearance_winner and cmp.appearance_winner.best:
-        out["appearance_best_head"] = cmp.appearance_winner.best
-        out["appearance_best"] = json_value(cmp.appearance_winner.interval.point)  # type: ignore[union-attr]
+    for key, prefix in ((PAIRS, "order_pairs"), (OTHER, "appearance")):
+        w = cmp.winners.get(key)
+        if w and w.best and w.interval:
+            out[f"{prefix}_best_head"] = w.best
+            out[f"{prefix}_best"] = json_value(w.interval.point)
     out["heads"] = {r["head"]: {k: json_value(r.get(k)) for k in HEAD_KEYS if r.get(k) is not None} for r in scored}
     return out

@@ -21,9 +21,11 @@ METRIC_TITLES = {
 }
 
 
-def _metric_cells(r: dict[str, Any], multi: bool) -> dict[str, str]:
+def _metric_cells(r: dict[str, Any], multi: bool, top5: bool) -> dict[str, str]:
     cells = {}
     for m, title in METRIC_TITLES.items():
+        if m == "top5" and not top5:
+            continue
         if r.get(m) is None:
             cells[title] = fmt.DASH
             continue
@@ -45,7 +47,10 @@ def _contrast_cells(r: dict[str, Any]) -> dict[str, str]:
         "Δ top-1 vs baseline": (
             f"{100 * r['delta_top1']:+.1f}\n[{100 * r['delta_top1_low']:+.1f}, {100 * r['delta_top1_high']:+.1f}]"
         ),
-        "McNemar p": f"{fmt.p_value(r['mcnemar_p'])}\n{r['mcnemar_head_only']} vs {r['mcnemar_baseline_only']}",
+        "McNemar p": (
+            f"{fmt.p_value(r['mcnemar_p'])}\nHolm {fmt.p_value(r.get('mcnemar_p_holm'))}; "
+            f"{r['mcnemar_head_only']} vs {r['mcnemar_baseline_only']}"
+        ),
     }
 
 
@@ -63,11 +68,11 @@ def display_table(cmp: Comparison) -> pd.DataFrame:
     out = []
     for r in cmp.rows:
         d: dict[str, str] = {"head": r["head"], "type": r["type"] + (" (order-blind)" if r["order_blind"] else "")}
-        d.update(_metric_cells(r, multi))
+        d.update(_metric_cells(r, multi, cmp.shows_top5))
         d["log-loss"] = fmt.DASH if r.get("log_loss") is None else f"{r['log_loss']:.3f}"
         d["above chance"] = (
             fmt.DASH if r.get("above_chance_p") is None
-            else f"{'yes' if r['above_chance'] else 'no'}\np {fmt.p_relation(r['above_chance_p'])}"
+            else f"{'yes' if r['above_chance'] else 'no'}\nHolm p {fmt.p_relation(r['above_chance_p_holm'])}"
         )  # fmt: skip
         d.update(_contrast_cells(r))
         d.update(_cost_cells(r))
@@ -78,25 +83,22 @@ def display_table(cmp: Comparison) -> pd.DataFrame:
 
 
 def pair_table(cmp: Comparison) -> pd.DataFrame:
-    """Within-pair accuracy: heads as rows, pairs as columns (absent pairs say so)."""
+    """Within-pair accuracy: heads as rows, the pairs present in this dataset as columns."""
     heads = list(dict.fromkeys(r["head"] for r in cmp.pair_rows))
-    data = {"head": heads}
+    data: dict[str, list[str]] = {"head": heads}
     for p in cmp.pairs:
         col = []
         for h in heads:
             r = next(x for x in cmp.pair_rows if x["head"] == h and x["pair"] == p.label)
-            if r["status"] != "ok":
-                col.append(r["status"])
-            else:
-                col.append(fmt.ci(statistics.Interval(r["accuracy"], r["low"], r["high"])))
+            ok = r["status"] == "ok"
+            col.append(fmt.ci(statistics.Interval(r["accuracy"], r["low"], r["high"])) if ok else r["status"])
         data[p.label] = col
-    if any(p.status == "ok" for p in cmp.pairs):
-        data["all pairs"] = [
-            fmt.ci(statistics.Interval(cmp.row(h)["order_pairs"], cmp.row(h)["order_pairs_low"],
-                                       cmp.row(h)["order_pairs_high"]))
-            if cmp.row(h).get("order_pairs") is not None else fmt.DASH
-            for h in heads
-        ]  # fmt: skip
+    data["all pairs"] = [
+        fmt.ci(statistics.Interval(cmp.row(h)["order_pairs"], cmp.row(h)["order_pairs_low"],
+                                   cmp.row(h)["order_pairs_high"]))
+        if cmp.row(h).get("order_pairs") is not None else fmt.DASH
+        for h in heads
+    ]  # fmt: skip
     return pd.DataFrame(data)
 
 

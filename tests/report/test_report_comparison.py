@@ -44,35 +44,35 @@ def test_within_pair_accuracy_ignores_other_classes():
     assert rot["status"] == "no test videos"
 
 
-def test_absent_pair_is_listed_not_dropped(tmp_path):
+def test_absent_pairs_are_dropped_with_one_note(tmp_path):
     dirs = write_fixture(tmp_path, heads=TWO)
-    cmp = comparison_of(dirs, params_for(TWO, class_pairs=[*PAIRS, ["swim", "dive"]]))
-    absent = [r for r in cmp.pair_rows if r["pair"] == "swim / dive"]
-    assert len(absent) == len(TWO)
-    assert all(r["status"] == "absent: swim, dive not a class of this dataset" for r in absent)
-    assert "class pair swim / dive: absent: swim, dive not a class of this dataset" in cmp.problems
+    cmp = comparison_of(dirs, params_for(TWO, class_pairs=[*PAIRS, ["swim", "dive"], ["run", "walk"]]))
+    assert not [r for r in cmp.pair_rows if r["pair"] in ("swim / dive", "run / walk")]
+    assert [p.label for p in cmp.pairs] == [f"{a} / {b}" for a, b in PAIRS]
+    notes = [p for p in cmp.problems if "swim / dive" in p]
+    assert notes == ["class pairs of report.class_pairs not in this dataset, left out: swim / dive; run / walk"]
     inputs = sections.ReportInputs(cmp, Facts(), Facts())
     pairs = sections.pairs(inputs, tmp_path / "out")
-    assert "<th>swim / dive</th>" in pairs.fragment.html
-    assert "absent: swim, dive not a class of this dataset" in pairs.fragment.html
-    assert "swim / dive" in pairs.markdown
+    assert "swim" not in pairs.fragment.html and "absent" not in pairs.fragment.html
     warnings = sections.warnings(inputs, tmp_path / "out")
-    assert "class pair swim / dive: absent" in warnings.fragment.html and "## Warnings" in warnings.markdown
+    assert warnings.fragment.html.count("swim / dive") == 1 and "## Warnings" in warnings.markdown
 
 
-def test_no_pair_present_is_said(tmp_path):
+def test_no_pair_present_is_a_dataset_without_pairs(tmp_path):
     dirs = write_fixture(tmp_path, heads=TWO)
     cmp = comparison_of(dirs, params_for(TWO, class_pairs=[["swim", "dive"]]))
-    assert cmp.order_winner is None and cmp.appearance_classes == CLASSES
-    assert any("None of the class pairs" in line for line in narrative.headline(cmp))
+    assert list(cmp.winners) == ["all"] and cmp.other_classes == CLASSES and not cmp.has_pairs
+    text = " ".join(narrative.headline(cmp) + narrative.methods_text(cmp))
+    assert "order-only" not in text and "appearance" not in text and "the dataset's 10 classes" in text
+    assert any("swim / dive" in p for p in cmp.problems)
 
 
-def test_no_pairs_configured_has_no_pair_table(tmp_path):
+def test_no_pairs_configured_has_no_pair_section(tmp_path):
     dirs = write_fixture(tmp_path, heads=TWO)
     cmp = comparison_of(dirs, params_for(TWO, class_pairs=[]))
     rendered = sections.pairs(sections.ReportInputs(cmp, Facts(), Facts()), tmp_path / "out")
-    assert rendered.markdown is None
-    assert "No class pairs configured (report.class_pairs)." in rendered.fragment.html
+    assert rendered.markdown is None and not rendered.fragment.html.strip()
+    assert all(r.get("order_pairs") is None and r.get("appearance") is None for r in cmp.rows)
 
 
 def test_bad_class_pairs_are_rejected(tmp_path):
@@ -128,8 +128,11 @@ def test_baseline_is_chosen_on_test_when_no_validation(tmp_path):
         (dirs["models"] / name / "metrics.json").write_text("{}")
     cmp = comparison_of(dirs, params_for(TWO))
     assert cmp.baseline == "pool_mean"  # the only order-blind pooled head
-    assert "no validation predictions: the baseline head was chosen on the test set" in cmp.problems
+    assert "no validation predictions: the baseline head was chosen on test" in cmp.problems
     assert "best test top-1" in cmp.baseline_rule
+    # the page says plainly that the named heads were chosen on test
+    assert all(w.chosen_on == "test" for w in cmp.winners.values())
+    assert "chosen on test" in narrative.headline(cmp)[0] and "flatters" in narrative.headline(cmp)[0]
 
 
 def test_no_order_blind_pooled_head_means_no_baseline(tmp_path):

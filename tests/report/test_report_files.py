@@ -80,7 +80,11 @@ def test_page_has_the_sections_in_order(full):
     assert ids == ["comparison", "pairs", "per-class", "confusion", "curves", "dataset", "extraction"]
     # the boxes without a heading: the headline first, the method notes right under the comparison table
     assert page.index('class="headline"') < page.index('id="comparison"')
-    assert page.index('id="comparison"') < page.index("Intervals: 95% percentile bootstrap") < page.index('id="pairs"')
+    assert (
+        page.index('id="comparison"')
+        < page.index("Intervals (95%) over 80 test videos in 56 groups")
+        < page.index('id="pairs"')
+    )
     assert [s.__name__ for s in SECTIONS][:2] == ["headline", "warnings"]
 
 
@@ -88,6 +92,7 @@ def test_digest_follows_its_sections(full):
     _, out, _ = full
     md = (out / layout.COMPARISON_MD).read_text()
     assert md.startswith("# framecache comparison\n\n- On the order-only pairs")
+    assert "(chosen on test" not in md  # every named head was chosen on validation
     assert md.index("| head |") < md.index("## Within-pair accuracy") < md.index("## Method")
     assert "## Warnings" not in md  # the fixture has no problem to warn about
     assert md.endswith(".\n") and "\n\n\n" not in md
@@ -104,14 +109,18 @@ def test_confusion_csv_is_actual_predicted_of_repeat_0(full):
     assert list(conf["predicted"]) == list(want["predicted"])
 
 
-def test_curves_drawn_for_trained_nets_only(full):
+def test_curves_for_torch_heads_and_grids_as_tables(full):
     _, out, _ = full
     assert (out / layout.CURVES_DIR / "lstm.png").is_file()
     assert (out / layout.CURVES_DIR / "transformer.png").is_file()
-    assert not (out / layout.CURVES_DIR / "pool_mean.png").exists()
+    assert not (out / layout.CURVES_DIR / "pool_mean.png").exists()  # a grid search is not drawn as a curve
     page = (out / layout.REPORT_HTML).read_text()
-    note = re.search(r"No multi-step training curve \(closed-form fit or missing curve.csv\): ([^.]+)\.", page)
-    assert note and note.group(1) == "pool_mean, svm_linear, pool_delta"
+    curves = page[page.index('id="curves"') : page.index('id="dataset"')]
+    assert "the dashed line marks the epoch whose weights were restored" in curves
+    for grid_head in ("pool_mean", "svm_linear", "pool_delta"):
+        assert f"<h3>{grid_head}</h3>" in curves
+    assert curves.count("✓") == 3 and "<th>C</th>" in curves and "<th>validation accuracy</th>" in curves
+    assert "No curve or grid" not in curves
 
 
 def test_headline_names_order_and_appearance_winners_with_cis(full):
@@ -122,16 +131,19 @@ def test_headline_names_order_and_appearance_winners_with_cis(full):
     assert cmp_rows.loc["pool_mean", "order_pairs_high"] < 0.8
     assert summary["order_pairs_best_head"] == "lstm"
     md = (out / layout.COMPARISON_MD).read_text()
-    order_line = next(line for line in md.splitlines() if "order-only pairs" in line and "wins" in line)
-    assert "**lstm** wins" in order_line and re.search(r"\d+\.\d% \[\d+\.\d, \d+\.\d\]", order_line)
+    order_line = next(line for line in md.splitlines() if "order-only pairs" in line and "chosen on" in line)
+    assert "**lstm** (chosen on validation within-pair accuracy)" in order_line
+    assert "scores 100.0% [92.6, 100.0]" in order_line  # exact, never [100.0, 100.0]
     tied = order_line.split("Best order-blind")[0]
     assert "pool_mean" not in tied and "svm_linear" not in tied
-    assert re.search(r"Best order-blind head here: (pool_mean|svm_linear), \d+\.\d% \[", order_line)
-    app_line = next(line for line in md.splitlines() if "appearance classes" in line and "wins" in line)
+    assert re.search(
+        r"Best order-blind head here \(chosen the same way\): (pool_mean|svm_linear), \d+\.\d% \[", order_line
+    )
+    app_line = next(line for line in md.splitlines() if "appearance classes" in line and "chosen on" in line)
     assert re.search(r"\d+\.\d% \[\d+\.\d, \d+\.\d\]", app_line)
     assert "above chance" in md
     # the page shows the same sentence, its Markdown emphasis as bold
-    assert "<strong>lstm</strong> wins" in (out / layout.REPORT_HTML).read_text()
+    assert "<strong>lstm</strong> (chosen on validation" in (out / layout.REPORT_HTML).read_text()
 
 
 def test_repeat_means_match_the_train_stage_metrics(full):
@@ -204,3 +216,34 @@ def test_report_is_deterministic(tmp_path):
         assert one == (out2 / name).read_text().replace(str(tmp_path / "two"), ""), name
     for png in (f"{layout.CONFUSION_DIR}/lstm.png", f"{layout.CURVES_DIR}/lstm.png"):
         assert (out1 / png).read_bytes() == (out2 / png).read_bytes(), png
+
+
+def test_report_for_a_dataset_without_pairs_has_no_demo_wording(tmp_path):
+    classes = ["walk", "run", "jump", "wave"]
+    heads = {"pool_mean": HEADS["pool_mean"], "lstm": HEADS["lstm"]}
+    dirs = write_fixture(tmp_path / "in", heads=heads, classes=classes, per_class=4)
+    params = params_for(heads, class_pairs=[])
+    out = tmp_path / "report"
+    summary = build_report(params, dirs["prepared"], dirs["features"], tmp_path / "no.h5", dirs["models"], out)
+    page, md = (out / layout.REPORT_HTML).read_text(), (out / layout.COMPARISON_MD).read_text()
+    for text in (page, md):
+        lowered = text.lower()
+        assert "order-only" not in lowered and "appearance" not in lowered
+        assert not re.search(r"\bpairs?\b", lowered)  # "paired bootstrap" is a method, not a class pair
+        assert "top-5" not in text  # 4 classes: top-5 is 100% by construction
+    assert "the dataset's 4 classes (walk, run, jump, wave), 16 test videos in 16 groups" in md
+    assert 'id="pairs"' not in page
+    comparison = pd.read_csv(out / layout.COMPARISON_CSV)
+    assert comparison["top5"].isna().all() and comparison["order_pairs"].isna().all()
+    assert "kind" not in pd.read_csv(out / layout.PER_CLASS_CSV).columns
+    assert "order_pairs_best_head" not in summary and summary["best_head_chosen_on"] == "validation"
+
+
+def test_no_perfect_score_has_a_zero_width_interval(full):
+    _, out, _ = full
+    comparison = pd.read_csv(out / layout.COMPARISON_CSV)
+    for m in ("top1", "top5", "mean_class_accuracy", "macro_f1", "order_pairs", "appearance"):
+        assert (comparison[f"{m}_high"] - comparison[f"{m}_low"] > 0.01).all(), m
+    pairs = pd.read_csv(out / layout.PAIRS_CSV)
+    assert (pairs["high"] - pairs["low"] > 0.05).all()
+    assert ((pairs["accuracy"] == 1.0) <= (pairs["low"] < 0.85)).all()

@@ -2,26 +2,32 @@
 from framecache.layout): prepare's folder, extract's metrics and failures, and each head's predictions,
 metrics and curve as train@<head> writes them; plus the params the report reads.
 
-Ten classes: four "appearance" classes and three order-only pairs. Simulated heads are right at a chosen rate
-on appearance videos and within pairs, so tests know what the report should conclude.
+Ten classes: four "appearance" classes and three order-only pairs (a clip and its reversal share a group, as in
+the demo), or any other classes (``classes=``). Simulated heads are right at a chosen rate on appearance videos
+and within pairs, so tests know what the report should conclude. Each head's files are written by the train
+stage's own writers (:mod:`framecache.training.outputs`, ``TrainingResult.summary``) from fake fitted heads.
 
 Imported as ``from tests.report.train_outputs import ...``.
 """
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from framecache import heads as registry
 from framecache import layout
 from framecache.evaluation.metrics import classification_metrics
+from framecache.fileio import write_csv, write_json
 from framecache.report.build import build_report
 from framecache.report.comparison import Comparison, compare
-from framecache.report.results import load_head_result
+from framecache.report.results import load_head_result, read_groups
+from framecache.training import outputs
+from framecache.training.inputs import SplitData
+from framecache.training.results import RepeatResult, TrainingResult
 
 APPEARANCE = ["cat", "coffee", "astronaut", "rocket"]
 PAIRS = [["zoom_in", "zoom_out"], ["rotate_cw", "rotate_ccw"], ["fade_in", "fade_out"]]
@@ -37,37 +43,49 @@ HEADS = {
     "transformer": ({"type": "transformer"}, 0.9, 0.95),
 }
 TWO = {"pool_mean": HEADS["pool_mean"], "lstm": HEADS["lstm"]}
+GRID_TYPES = ("pooled", "svm")
 STORE = "efficientnet_lite0.h5"
 
 
-def simulate_proba(labels: list[str], acc_app: float, acc_pair: float, rng: np.random.Generator) -> np.ndarray:
+def simulate_proba(
+    labels: list[str], acc_app: float, acc_pair: float, rng: np.random.Generator, classes: list[str] = CLASSES
+) -> np.ndarray:
     """Probabilities whose argmax is right with the given rates; an order-only mistake picks the partner."""
-    c = len(CLASSES)
+    c = len(classes)
+    plain = [x for x in classes if x not in PARTNER]
     out = np.empty((len(labels), c))
     for i, lab in enumerate(labels):
         p = rng.random(c) * 0.5
         if lab in PARTNER:
             pick = lab if rng.random() < acc_pair else PARTNER[lab]
         else:
-            pick = lab if rng.random() < acc_app else rng.choice([x for x in APPEARANCE if x != lab])
-        p[CLASSES.index(pick)] += 3.0
+            pick = lab if rng.random() < acc_app else rng.choice([x for x in plain if x != lab])
+        p[classes.index(pick)] += 3.0
         out[i] = p / p.sum()
     return out
 
 
-def _write_prepared(prepared: Path, per_class: int) -> list[dict]:
+def _group(label: str, split: str, j: int) -> str:
+    """As the demo: a clip and its reversal (the two classes of a pair) share a group; others are their own."""
+    if label in PARTNER:
+        return f"{min(label, PARTNER[label])}|{split}_{j:02d}"
+    return f"{label}|{split}_{j:02d}"
+
+
+def _write_prepared(prepared: Path, per_class: int, classes: list[str]) -> list[dict]:
     manifest = []
-    for c in CLASSES:
+    for c in classes:
         for split, n in zip(layout.SPLITS, (per_class, per_class // 2, per_class), strict=True):
             for j in range(n):
-                manifest.append({"video_id": f"{c}/{split}_{j:02d}.mp4", "label": c, "split": split})
+                manifest.append({"video_id": f"{c}/{split}_{j:02d}.mp4", "label": c, "split": split,
+                                 "group": _group(c, split, j)})  # fmt: skip
     pd.DataFrame(manifest).assign(
-        path=lambda d: "data/demo/videos/" + d["video_id"], label_index=lambda d: d["label"].map(CLASSES.index)
+        path=lambda d: "data/demo/videos/" + d["video_id"], label_index=lambda d: d["label"].map(classes.index)
     ).to_csv(prepared / layout.MANIFEST, index=False)
-    (prepared / layout.CLASSES).write_text(layout.write_classes_text(CLASSES))
+    (prepared / layout.CLASSES).write_text(layout.write_classes_text(classes))
     (prepared / layout.FAILURES).write_text("path,reason\nbroken.mp4,no video stream\n")
     (prepared / layout.SUMMARY).write_text(json.dumps({"source": "manifest", "split_source": "generated",
-                                                       "videos": len(manifest), "classes": len(CLASSES),
+                                                       "videos": len(manifest), "classes": len(classes),
                                                        "failures": 1}))  # fmt: skip
     return manifest
 
@@ -79,37 +97,55 @@ def _write_features(features: Path, videos: int) -> None:
     (features / layout.FAILURES).write_text("path,reason\n")
 
 
-def _write_head(folder: Path, spec: dict, acc: tuple[float, float], evald: list[dict], repeats: int, rng,
-                label_as_index: bool) -> None:  # fmt: skip
+class FakeHead:
+    """What the train stage's writers read of a fitted head: its history, choice and parameter count."""
+
+    def __init__(self, spec: dict, rng: np.random.Generator):
+        self.n_parameters_ = 12345
+        if spec["type"] in GRID_TYPES:  # one history row per grid point; the best validation accuracy chosen
+            settings = registry.settings_of(spec)  # the grid the real head tries, in its order
+            grid = [{"C": float(c)} for c in settings.C_grid]
+            if spec.get("kernel") == "rbf":
+                grid = [{"C": float(c), "gamma": float(g)} for c in settings.C_grid for g in settings.gamma_grid]
+            acc = rng.uniform(0.3, 0.9, len(grid))
+            self.history_ = [{"step": i, **g, "train_loss": 1.0, "val_loss": 1.5 - a, "val_accuracy": a}
+                             for i, (g, a) in enumerate(zip(grid, acc, strict=True))]  # fmt: skip
+            self.best_params_ = grid[int(np.argmax(acc))]
+        else:  # a torch head: train/val loss per epoch, the best validation loss restored
+            self.history_ = [{"step": e, "train_loss": 2.0 / e, "val_loss": 2.2 / e + 0.05 * max(0, e - 5),
+                              "val_accuracy": min(1.0, 0.2 + 0.1 * e)} for e in range(1, 9)]  # fmt: skip
+            self.best_epoch_ = int(np.argmin([h["val_loss"] for h in self.history_])) + 1
+
+
+def _split_data(evald: list[dict], split: str, classes: list[str]) -> SplitData:
+    part = [m for m in evald if m["split"] == split]
+    return SplitData([m["video_id"] for m in part], [], np.array([classes.index(m["label"]) for m in part]))
+
+
+def _write_head(folder: Path, name: str, spec: dict, acc: tuple[float, float], evald: list[dict], repeats: int,
+                rng, label_as_index: bool, classes: list[str]) -> None:  # fmt: skip
+    """The head's outputs through the train stage's own writers (framecache.training), so the fixture is
+    exactly what train@<head> writes: predictions.csv, metrics.json (with ``_std`` twins) and curve.csv."""
     folder.mkdir(parents=True, exist_ok=True)
-    rows, per_repeat = [], []
-    test = [i for i, m in enumerate(evald) if m["split"] == "test"]
-    y = np.array([CLASSES.index(evald[i]["label"]) for i in test])
+    data = {split: _split_data(evald, split, classes) for split in ("val", "test")}
+    data["train"] = SplitData(["t"], [], np.zeros(1, np.int64))
+    results = []
     for r in range(repeats):
-        proba = simulate_proba([m["label"] for m in evald], *acc, rng)
-        for m, p in zip(evald, proba, strict=True):
-            pred = CLASSES[int(np.argmax(p))]
-            label = CLASSES.index(m["label"]) if label_as_index else m["label"]
-            predicted = CLASSES.index(pred) if label_as_index else pred
-            probs = {layout.probability_column(c): float(v) for c, v in zip(CLASSES, p, strict=True)}
-            rows.append({"video_id": m["video_id"], "split": m["split"], "repeat": r, "label": label,
-                         "predicted": predicted, **probs})  # fmt: skip
-        per_repeat.append(classification_metrics(y, proba[test]))
-    pd.DataFrame(rows).to_csv(folder / layout.PREDICTIONS, index=False)
-    metrics = {}
-    for k in ("top1", "top5", "mean_class_accuracy", "macro_f1", "log_loss"):
-        metrics[f"test_{k}"] = float(np.mean([m[k] for m in per_repeat]))
-        metrics[f"test_{k}_std"] = float(np.std([m[k] for m in per_repeat]))
-    metrics.update({"val_top1": acc[0], "fit_seconds": 1.5, "inference_ms_per_video": 0.25,
-                    "parameters": 12345, "repeats": repeats, "truncated_videos": 0})  # fmt: skip
-    (folder / layout.METRICS).write_text(json.dumps(metrics))
-    with open(folder / layout.CURVE, "w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(layout.CURVE_COLUMNS)
-        if spec["type"] not in ("pooled", "svm"):  # closed-form fits write a header only
-            for r in range(repeats):
-                for step in range(8):
-                    w.writerow([r, step, 2.0 / (step + 1), 2.2 / (step + 1) + 0.1, min(1.0, 0.2 + 0.1 * step)])
+        res = RepeatResult(r, r, FakeHead(spec, rng), 1.5, inference_ms_per_video=0.25)
+        for split in ("val", "test"):
+            labels = [classes[i] for i in data[split].y]
+            res.proba[split] = simulate_proba(labels, *acc, rng, classes)
+            res.metrics[split] = classification_metrics(data[split].y, res.proba[split])
+        results.append(res)
+    result = TrainingResult(name, spec, classes, data, results, truncated_videos=0)
+    rows = list(outputs.prediction_rows(result))
+    if label_as_index:
+        for row in rows:
+            row["label"], row["predicted"] = classes.index(row["label"]), classes.index(row["predicted"])
+    columns = [*layout.PREDICTION_COLUMNS, *(layout.probability_column(c) for c in classes)]
+    write_csv(folder / layout.PREDICTIONS, rows, columns)
+    write_csv(folder / layout.CURVE, outputs.curve_rows(result), layout.CURVE_COLUMNS)
+    write_json(folder / layout.METRICS, result.summary())
     (folder / layout.MODEL).write_bytes(b"not used by the report")
 
 
@@ -120,6 +156,7 @@ def write_fixture(
     repeats: int = 1,
     seed: int = 0,
     label_as_index: bool = False,
+    classes: list[str] = CLASSES,
 ) -> dict[str, Path]:
     """prepared/, features/ and models/<head>/ as the earlier stages write them; returns the folders."""
     heads = HEADS if heads is None else heads
@@ -127,11 +164,12 @@ def write_fixture(
     prepared, features, models = root / "prepared", root / "features", root / "models"
     for d in (prepared, features, models):
         d.mkdir(parents=True, exist_ok=True)
-    manifest = _write_prepared(prepared, per_class)
+    manifest = _write_prepared(prepared, per_class, classes)
     _write_features(features, len(manifest))
     evald = [m for m in manifest if m["split"] in ("val", "test")]
     for name, (spec, acc_app, acc_pair) in heads.items():
-        _write_head(layout.head_dir(models, name), spec, (acc_app, acc_pair), evald, repeats, rng, label_as_index)
+        acc = (acc_app, acc_pair)
+        _write_head(layout.head_dir(models, name), name, spec, acc, evald, repeats, rng, label_as_index, classes)
     return {"prepared": prepared, "features": features, "models": models}
 
 
@@ -155,9 +193,10 @@ def build(tmp_path: Path, params: dict | None = None, **fixture) -> tuple[dict, 
     return summary, out, dirs
 
 
-def comparison_of(dirs: dict[str, Path], params: dict) -> Comparison:
-    """The analysis alone (no plots): cheap enough for variants."""
+def comparison_of(dirs: dict[str, Path], params: dict, classes: list[str] = CLASSES) -> Comparison:
+    """The analysis alone (no plots): cheap enough for variants; groups from the fixture's manifest."""
     names = params["train"]["heads"]
-    heads = [load_head_result(dirs["models"], n, params["heads"][n], CLASSES)[0] for n in names]
+    heads = [load_head_result(dirs["models"], n, params["heads"][n], classes)[0] for n in names]
     rep = params["report"]
-    return compare(heads, CLASSES, rep["class_pairs"], rep["bootstrap"], rep["confidence"], params["seed"])
+    groups = read_groups(dirs["prepared"])
+    return compare(heads, classes, rep["class_pairs"], rep["bootstrap"], rep["confidence"], params["seed"], groups)
