@@ -68,7 +68,7 @@ def grid_table(head: HeadResult) -> pd.DataFrame | None:
         if points is not None and len(points) == len(rows):
             rows = pd.concat([rows, pd.DataFrame(points)], axis=1)
     chosen = _chosen_step(rows, head)
-    out: dict[str, Any] = {"head": [head.name] * len(rows)}
+    out: dict[str, Any] = {}
     for k, title in (("C", "C"), ("gamma", "γ")):
         if k in rows.columns and rows[k].notna().any():
             out[title] = [f"{v:g}" for v in rows[k].astype(float)]

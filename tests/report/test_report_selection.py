@@ -11,7 +11,7 @@ from framecache import layout
 from framecache.evaluation import intervals
 from framecache.heads import build_head
 from framecache.report import curves, narrative
-from framecache.report.results import TEST, aligned, load_head_result
+from framecache.report.results import TEST, HeadResult, aligned, load_head_result
 from tests.report.train_outputs import CLASSES, HEADS, TWO, comparison_of, params_for, write_fixture
 
 
@@ -79,17 +79,12 @@ def test_grid_heads_show_their_grid_and_torch_heads_their_restored_epoch(tmp_pat
     res = {n: load_head_result(dirs["models"], n, spec, CLASSES)[0] for n, (spec, _, _) in heads.items()}
     assert res["pool_mean"].grid_search and res["svm_rbf"].grid_search and not res["lstm"].grid_search
     table = curves.grid_table(res["svm_rbf"])
-    assert list(table.columns) == ["head", "C", "γ", "validation accuracy", "validation loss", "chosen"]
+    assert list(table.columns) == ["C", "γ", "validation accuracy", "validation loss", "chosen"]
     assert len(table) == 15 and (table["chosen"] == "✓").sum() == 1  # 5 C × 3 γ (the defaults)
     chosen = table[table["chosen"] == "✓"].iloc[0]
     assert {"C": float(chosen["C"]), "gamma": float(chosen["γ"])} == res["svm_rbf"].metrics["selected"]
-    assert list(curves.grid_table(res["pool_mean"]).columns) == [
-        "head",
-        "C",
-        "validation accuracy",
-        "validation loss",
-        "chosen",
-    ]
+    pooled = curves.grid_table(res["pool_mean"])
+    assert list(pooled.columns) == ["C", "validation accuracy", "validation loss", "chosen"]
     epoch = curves.restored_epoch(res["lstm"])
     assert epoch == res["lstm"].metrics["selected"]["epoch"] and 1 <= epoch <= 8
 
@@ -97,7 +92,5 @@ def test_grid_heads_show_their_grid_and_torch_heads_their_restored_epoch(tmp_pat
 def test_rebuilt_grid_matches_the_order_the_head_tries_it():
     for config in ({"type": "svm", "kernel": "rbf", "C_grid": [0.1, 1.0], "gamma_grid": [0.5, 2.0]},
                    {"type": "svm", "kernel": "linear"}, {"type": "pooled", "C_grid": [0.01, 1.0, 100.0]}):  # fmt: skip
-        from framecache.report.results import HeadResult
-
         res = HeadResult("h", config["type"], True, True, config=config)
         assert curves._grid_points(res) == build_head(config, 0)._candidates(8)
