@@ -1,63 +1,47 @@
 """Finding a dataset's videos: where they are, their labels, and any splits or groups the dataset gives.
 
-Three input layouts, tried in this order for a dataset folder:
+Layouts, tried in this order for a dataset folder (``paths.dataset``):
 
 1. ``manifest.csv`` in the folder (or a CSV file given directly): ``path,label[,split][,group]``, paths relative
-   to the CSV's folder or absolute; extra columns are ignored.
-2. UCF101-style split lists anywhere up to two levels down: ``trainlist0N.txt`` / ``testlist0N.txt`` (and
-   ``classInd.txt`` for the class order), with videos laid out ``root/<class>/<video>``.
-3. Plain folders: ``root/<class>/<video>`` (deeper nesting keeps the top folder as the class).
+   to the CSV's folder or absolute; extra columns are ignored. A CSV with Kinetics' columns
+   (``label,youtube_id,time_start,time_end[,split]``) is read as 2.
+2. Kinetics-style CSVs in the folder or one level down (:mod:`framecache.data.kinetics`).
+3. UCF101 split lists ``trainlist0N.txt`` / ``testlist0N.txt`` (+ ``classInd.txt``) up to two levels down, e.g.
+   ``UCF-101/`` and ``ucfTrainTestlist/`` unpacked side by side (:mod:`framecache.data.split_lists`).
+4. HMDB51 split files ``<class>_test_splitN.txt`` up to two levels down (same module).
+5. Plain folders: ``root/<class>/<video>`` (deeper nesting keeps the top folder as the class).
 
-Nothing is opened here: the result is a list of :class:`Candidate` files (probing and hashing them is
-:mod:`framecache.data.manifest`'s job) plus every file left out, with the reason.
+Nothing is opened here: the result is a list of candidate files (probing and hashing them is
+:mod:`framecache.data.manifest`'s job) plus every file left out, with the reason, and for the list-driven
+layouts how many list entries matched a file.
 """
 
 from __future__ import annotations
 
+import logging
 import os
-import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
-from framecache.errors import FramecacheError
+from framecache.data.candidates import (
+    Candidate,
+    DatasetError,
+    Discovery,
+    Failure,
+    Matching,
+    scan_folders,
+    walk,
+)
+from framecache.data.candidates import video_id as _video_id
+from framecache.data.kinetics import find_kinetics_csvs, is_kinetics, read_header, read_kinetics
+from framecache.data.split_lists import find_hmdb_splits, find_split_lists, read_hmdb51, read_ucf101
 from framecache.layout import MANIFEST, SPLITS
 
+__all__ = ["Candidate", "DatasetError", "Discovery", "Failure", "Matching", "discover", "read_manifest"]
 
-class DatasetError(FramecacheError):
-    """The dataset cannot be indexed or split as asked; the message says why and what to change."""
-
-
-@dataclass
-class Candidate:
-    """A file the dataset says is a video, before it has been opened."""
-
-    video_id: str  # stable, unique: POSIX path relative to the dataset root (or as the manifest wrote it)
-    file: Path  # absolute path
-    label: str
-    split: str = ""  # given by a manifest or split list; "" = to be generated
-    group: str = ""  # given by a manifest; "" = from the regex or the video itself
-
-
-@dataclass
-class Failure:
-    """A file left out of the dataset, and why (a row of failures.csv)."""
-
-    path: str
-    reason: str
-
-
-@dataclass
-class Discovery:
-    """What a dataset folder (or manifest) holds, before any file is opened."""
-
-    candidates: list[Candidate]
-    source: str  # manifest | split_lists | folders
-    classes: list[str] | None = None  # fixed class order (classInd.txt), else sorted labels
-    failures: list[Failure] = field(default_factory=list)
-    ignored_files: int = 0
+log = logging.getLogger("framecache.prepare")
 
 
 def discover(dataset: Path, extensions: Sequence[str], split_list: int) -> Discovery:
@@ -71,20 +55,67 @@ def discover(dataset: Path, extensions: Sequence[str], split_list: int) -> Disco
                 f"dataset {str(dataset)!r} is a file but not a .csv manifest (params: paths.dataset): give a "
                 "folder of videos or a CSV with columns path,label[,split][,group]"
             )
-        return read_manifest(dataset)
+        return _read_csv(dataset, None, extensions)
     if (dataset / MANIFEST).is_file():
-        return read_manifest(dataset / MANIFEST)
+        return _read_csv(dataset / MANIFEST, dataset, extensions)
+    kinetics = find_kinetics_csvs(dataset)
+    if kinetics:
+        return read_kinetics(kinetics, dataset, extensions)
     lists = find_split_lists(dataset)
     if lists:
-        return read_split_lists(dataset, lists, split_list, extensions)
+        return read_ucf101(dataset, lists, split_list, extensions)
+    hmdb = find_hmdb_splits(dataset)
+    if hmdb:
+        return read_hmdb51(dataset, hmdb, split_list, extensions)
+    _hint_lists_beside(dataset)
     return scan_folders(dataset, extensions)
 
 
-def _video_id(file: Path, root: Path) -> str:
-    try:
-        return file.relative_to(root).as_posix()
-    except ValueError:
-        return file.as_posix()
+def _read_csv(csv_path: Path, folder: Path | None, extensions: Sequence[str]) -> Discovery:
+    """A manifest or Kinetics CSV; ``folder`` is the dataset folder holding it (None: a CSV given directly)."""
+    if is_kinetics(read_header(csv_path)):
+        return read_kinetics([csv_path], csv_path.parent, extensions)
+    found = read_manifest(csv_path)
+    _match_manifest(found, csv_path, folder, extensions)
+    return found
+
+
+def _match_manifest(found: Discovery, csv_path: Path, folder: Path | None, extensions: Sequence[str]) -> None:
+    """How many listed files exist (and, for a dataset folder, which videos in it no row names); none is an error.
+
+    Missing files stay candidates: probing records each as "file not found" in failures.csv.
+    """
+    missing = [c.video_id for c in found.candidates if not os.path.lexists(c.file)]
+    unlisted: list[str] = []
+    total = None
+    if folder is not None:
+        root = folder.resolve()
+        scanned = walk(root, extensions)
+        listed = {os.path.normcase(os.path.abspath(c.file)) for c in found.candidates}
+        unlisted = [_video_id(f, root) for f in scanned.videos if os.path.normcase(str(f)) not in listed]
+        total = len(scanned.videos)
+        found.unreadable = scanned.unreadable
+    n = len(found.candidates)
+    found.matching = Matching(csv_path.name, "path", n, total, n - len(missing), missing, unlisted)
+    if n and len(missing) == n:
+        raise DatasetError(
+            f"none of the files the manifest names exists: {found.matching.message(csv_path.parent)}. Paths in "
+            f"{csv_path} are relative to its folder (or absolute)"
+        )
+
+
+def _hint_lists_beside(dataset: Path) -> None:
+    """paths.dataset = UCF-101/ itself works as class folders; say where the official splits would come from."""
+    parent = dataset.resolve().parent
+    beside = [p for p in parent.glob("*/*") if p.is_file() and p.name.lower().startswith(("trainlist", "testlist"))]
+    if beside:
+        log.warning(
+            "%s holds no split lists, so splits are generated by group; official split lists sit beside it in "
+            "%s: set paths.dataset to %s to use them",
+            dataset,
+            beside[0].parent,
+            parent,
+        )
 
 
 def read_manifest(csv_path: Path) -> Discovery:
@@ -122,79 +153,3 @@ def read_manifest(csv_path: Path) -> Discovery:
             )
         candidates.append(Candidate(video_id, file, label, split, str(getattr(row, "group", "")).strip()))
     return Discovery(candidates, "manifest", failures=failures)
-
-
-_LIST_RE = re.compile(r"^(train|test)list(\d+)\.txt$", re.IGNORECASE)
-
-
-def find_split_lists(root: Path) -> dict[tuple[str, int], Path]:
-    """UCF101-style ``trainlistNN.txt``/``testlistNN.txt`` files in the root or up to two levels below it."""
-    found: dict[tuple[str, int], Path] = {}
-    for depth_glob in ("*", "*/*", "*/*/*"):
-        for path in sorted(root.glob(depth_glob)):
-            m = _LIST_RE.match(path.name)
-            if m and path.is_file():
-                found.setdefault((m.group(1).lower(), int(m.group(2))), path)
-    return found
-
-
-def _list_entries(path: Path) -> list[str]:
-    # a UCF101 list line is "<class>/<video> [class number]"; Windows-made lists use backslashes
-    entries = []
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-        line = line.strip()
-        if line:
-            entries.append(line.split()[0].replace("\\", "/"))
-    return entries
-
-
-def read_split_lists(
-    root: Path, lists: dict[tuple[str, int], Path], index: int, extensions: Sequence[str]
-) -> Discovery:
-    """The folder layout's videos, each given the split its list names; videos in neither list are left out."""
-    if ("train", index) not in lists or ("test", index) not in lists:
-        available = sorted({n for (_, n) in lists})
-        raise DatasetError(
-            f"split lists for prepare.split_list = {index} not found under {root}: need trainlist{index:02d}.txt "
-            f"and testlist{index:02d}.txt; available split numbers: {', '.join(map(str, available)) or 'none'}"
-        )
-    listed: dict[str, str] = {}
-    for split in ("train", "test"):
-        for entry in _list_entries(lists[(split, index)]):
-            listed[entry.lower()] = split
-    class_ind = next(iter(sorted(lists[("train", index)].parent.glob("classInd.txt"))), None)
-    classes = None
-    if class_ind is not None:
-        classes = [line.split()[1] for line in class_ind.read_text().splitlines() if len(line.split()) >= 2]
-    scanned = scan_folders(root, extensions)
-    candidates, failures = [], list(scanned.failures)
-    for cand in scanned.candidates:
-        split = listed.get(cand.video_id.lower())
-        if split is None:
-            failures.append(Failure(str(cand.file), f"not in trainlist{index:02d}.txt or testlist{index:02d}.txt"))
-            continue
-        cand.split = split
-        candidates.append(cand)
-    return Discovery(candidates, "split_lists", classes, failures, scanned.ignored_files)
-
-
-def scan_folders(root: Path, extensions: Sequence[str]) -> Discovery:
-    """Every video under ``root/<class>/`` (hidden files and folders skipped, other extensions counted)."""
-    exts = {e.lower() if e.startswith(".") else f".{e.lower()}" for e in extensions}
-    root_abs = root.resolve()
-    candidates: list[Candidate] = []
-    failures: list[Failure] = []
-    ignored = 0
-    for dirpath, dirnames, filenames in os.walk(root_abs, followlinks=True):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for name in sorted(filenames):
-            file = Path(dirpath) / name
-            if name.startswith(".") or file.suffix.lower() not in exts:
-                ignored += 1
-                continue
-            rel = file.relative_to(root_abs)
-            if len(rel.parts) < 2:
-                failures.append(Failure(str(file), "not inside a class folder (expected root/<class>/<video>)"))
-                continue
-            candidates.append(Candidate(rel.as_posix(), file, rel.parts[0]))
-    return Discovery(candidates, "folders", failures=failures, ignored_files=ignored)

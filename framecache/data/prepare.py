@@ -3,12 +3,18 @@
 Steps: find the candidates (:mod:`framecache.data.discovery`), probe and hash them
 (:mod:`framecache.data.manifest`), give each video a group and a leak-free split (:mod:`framecache.data.splits`),
 then write ``manifest.csv``, ``classes.txt``, ``failures.csv`` (every file left out, with the reason) and
-``summary.json`` (counts per class and split). The names are :mod:`framecache.layout`'s.
+``summary.json`` (counts per class and split, how split lists or a CSV matched the files, what was left out).
+The names are :mod:`framecache.layout`'s.
+
+Files whose bytes are identical but whose labels differ cannot both be right: every copy is left out and listed
+in failures.csv. Entries that cannot be read (broken symbolic links, no read permission) are named in a warning
+as well as in failures.csv, because ``dvc repro`` hashes the dataset folder before prepare runs and stops there.
 """
 
 from __future__ import annotations
 
-from collections import Counter
+import logging
+from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -30,6 +36,9 @@ from framecache.layout import (
     write_classes_text,
 )
 
+log = logging.getLogger("framecache.prepare")
+SHOWN = 5  # unreadable files named in the warning
+
 
 def prepare_dataset(dataset: Path, out: Path, params: Mapping[str, Any]) -> dict[str, Any]:
     """Index ``dataset`` into ``out`` as the ``prepare`` and ``seed`` params say; returns the summary."""
@@ -41,7 +50,16 @@ def prepare_dataset(dataset: Path, out: Path, params: Mapping[str, Any]) -> dict
             f"no videos found in {dataset} (looked for {', '.join(prep['extensions'])} under root/<class>/, "
             "a manifest.csv, or split lists)"
         )
+    _report_matching(found, dataset)
     indexed, failures = _index(found, dataset, out)
+    indexed, conflicts = drop_conflicting_labels(indexed)
+    failures += conflicts
+    if not indexed:
+        _write_failures(out, failures)
+        raise DatasetError(
+            f"every decodable video in {dataset} has a byte-identical copy under another label ({conflicts[0].path}: "
+            f"{conflicts[0].reason}); all {len(conflicts)} are listed in {out / FAILURES}"
+        )
     labels = [i.candidate.label for i in indexed]
     groups = assign_groups(indexed, prep["group_regex"])
     splits, split_source = resolve_splits(
@@ -53,7 +71,7 @@ def prepare_dataset(dataset: Path, out: Path, params: Mapping[str, Any]) -> dict
         seed=params["seed"],
     )
     check_no_straddle(groups, splits)
-    check_split_coverage(labels, groups, splits)
+    check_split_coverage(labels, groups, splits, split_source)
 
     classes = class_order(labels, found.classes)
     rows = manifest_rows(indexed, groups, splits, classes)
@@ -72,13 +90,67 @@ def _index(found: Discovery, dataset: Path, out: Path) -> tuple[list[Indexed], l
         progress=lambda it: tqdm(it, total=len(found.candidates), desc="probing videos", unit="video", leave=False),
     )
     failures = found.failures + probe_failures
+    known = {f.path for f in failures}
+    failures += [f for f in found.unreadable if f.path not in known]
+    _report_unreadable(found, dataset)
     if not indexed:
         _write_failures(out, failures)
+        reasons = Counter(f.reason for f in failures).most_common(2)
         raise DatasetError(
-            f"none of the {len(found.candidates)} files in {dataset} is a decodable video; reasons are in "
-            f"{out / FAILURES}"
+            f"no usable video in {dataset}: {len(found.candidates)} candidate file(s), none decodable; "
+            f"{len(failures)} file(s) left out, most often because: "
+            + "; ".join(f"{r} ({n})" for r, n in reasons)
+            + f". Every file and reason is in {out / FAILURES}"
         )
     return indexed, failures
+
+
+def _report_matching(found: Discovery, dataset: Path) -> None:
+    """Say how a list or CSV matched the files found: always the count; examples of each side when incomplete."""
+    if found.matching is None:
+        return
+    if found.matching.complete:
+        log.info("%s", found.matching.message(dataset))
+    else:
+        log.warning("%s (all listed in failures.csv)", found.matching.message(dataset))
+
+
+def _report_unreadable(found: Discovery, dataset: Path) -> None:
+    if not found.unreadable:
+        return
+    shown = "; ".join(f"{f.path} ({f.reason})" for f in found.unreadable[:SHOWN])
+    more = f" and {len(found.unreadable) - SHOWN} more" if len(found.unreadable) > SHOWN else ""
+    log.warning(
+        "%d unreadable entr(ies) in %s: %s%s. They are left out here, but `dvc repro` hashes the whole dataset "
+        "folder before prepare runs and stops at them: delete them, fix their permissions, or list them in a "
+        ".dvcignore file in the repository",
+        len(found.unreadable),
+        dataset,
+        shown,
+        more,
+    )
+
+
+def drop_conflicting_labels(indexed: Sequence[Indexed]) -> tuple[list[Indexed], list[Failure]]:
+    """Leave out every copy of content found under two or more labels, each recorded with the other copies."""
+    by_hash: dict[str, list[Indexed]] = defaultdict(list)
+    for item in indexed:
+        by_hash[item.sha256].append(item)
+    bad = {h for h, items in by_hash.items() if len({i.candidate.label for i in items}) > 1}
+    kept, failures = [], []
+    for item in indexed:
+        if item.sha256 not in bad:
+            kept.append(item)
+            continue
+        others = [f"{o.candidate.video_id} ({o.candidate.label})" for o in by_hash[item.sha256] if o is not item]
+        failures.append(
+            Failure(
+                str(item.candidate.file),
+                f"conflicting labels: labelled {item.candidate.label!r}, but the same bytes are "
+                f"{', '.join(others)}; every copy is left out: delete or relabel the wrong one",
+            )
+        )
+    return kept, failures
 
 
 def _summary(
@@ -94,6 +166,7 @@ def _summary(
     for r in rows:
         per_class[r["label"]][r["split"]] += 1
     lost_classes = sorted({c.label for c in found.candidates} - set(classes))
+    conflicts = [f.path for f in failures if f.reason.startswith("conflicting labels")]
     return {
         "source": found.source,
         "split_source": split_source,
@@ -106,6 +179,9 @@ def _summary(
         "per_class": per_class,
         "classes_without_usable_videos": lost_classes,
         "duplicate_content_videos": len(rows) - len({r["sha256"] for r in rows}),
+        "conflicting_label_files": conflicts,
+        "unreadable_files": [f.path for f in found.unreadable],
+        "matching": found.matching.as_dict() if found.matching else None,
     }
 
 

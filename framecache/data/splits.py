@@ -171,25 +171,49 @@ def resolve_splits(
     return generate_splits(labels, groups, fractions, seed), "generated"
 
 
-def check_split_coverage(labels: Sequence[str], groups: Sequence[str], splits: Sequence[str]) -> None:
-    """Every class must have training, validation and test videos; say which class lacks what and why."""
+def check_split_coverage(
+    labels: Sequence[str], groups: Sequence[str], splits: Sequence[str], source: str = "generated"
+) -> None:
+    """Every class must have training, validation and test videos; say which classes lack what, why (as
+    ``source``, from :func:`resolve_splits`, made the splits) and what to do — all of them in one message."""
     by_class: dict[str, Counter] = defaultdict(Counter)
-    group_sets: dict[str, set[str]] = defaultdict(set)
+    group_sets: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
     for label, g, s in zip(labels, groups, splits, strict=True):
         by_class[label][s] += 1
-        group_sets[label].add(g)
+        group_sets[label][s].add(g)
     problems = []
     for label in sorted(by_class):
         lacking = [s for s in SPLITS if by_class[label][s] == 0]
         if lacking:
-            n, k = sum(by_class[label].values()), len(group_sets[label])
-            problems.append(
-                f"class {label!r} has no {'/'.join(lacking)} videos ({n} videos in {k} group(s); a class needs "
-                "videos in at least 3 groups to appear in train, val and test)"
-            )
+            problems.append(_lack(label, lacking, by_class[label], group_sets[label], source))
     if problems:
-        raise DatasetError(
-            "too few videos for the requested split: "
-            + "; ".join(problems)
-            + ". Add videos, merge or drop the class, or give splits in a manifest."
+        shown = "; ".join(problems[:SHOWN]) + (
+            f"; and {len(problems) - SHOWN} more class(es)" if len(problems) > SHOWN else ""
         )
+        raise DatasetError(
+            f"too few videos for the requested split in {len(problems)} class(es): {shown}. Add videos, merge the "
+            "class with another or move its folder out of the dataset, or give every class train, val and test "
+            "videos in a manifest."
+        )
+
+
+SHOWN = 10  # classes named in the error; the count says how many more
+
+
+def _lack(label: str, lacking: list[str], counts: Counter, groups: dict[str, set[str]], source: str) -> str:
+    n = sum(counts.values())
+    k = len(set().union(*groups.values()))
+    what = f"class {label!r} has no {'/'.join(lacking)} videos"
+    if source == "generated":
+        return (
+            f"{what} ({n} videos in {k} group(s); a class needs videos in at least 3 groups to appear in train, "
+            "val and test)"
+        )
+    if lacking == ["val"] and source.startswith("given (val carved"):
+        train = len(groups["train"]) + len(groups["val"])
+        return (
+            f"{what}: validation is carved from its training videos by whole groups, and its {counts['train']} "
+            f"training video(s) form {train} group(s) (at least 2 needed)"
+        )
+    given = "/".join(s for s in lacking if s != "val" or not source.startswith("given (val carved"))
+    return f"{what}: the given splits (manifest or split lists) put none of its {n} video(s) in {given}"

@@ -29,12 +29,27 @@ def test_folder_layout_scan_ignores_non_videos_and_flags_loose_files(tmp_path, m
 
 
 def test_manifest_relative_paths_and_validation(tmp_path):
+    (tmp_path / "clips").mkdir()
+    (tmp_path / "clips" / "a.mp4").write_bytes(b"x")
+    (tmp_path / "clips" / "unlisted.mp4").write_bytes(b"x")
     (tmp_path / "manifest.csv").write_text("path,label,split,group,extra\nclips/a.mp4,x,train,g1,1\n/abs/b.mp4,y,,,\n")
     found = discover(tmp_path, EXTS, 1)
     assert found.source == "manifest"
     a, b = found.candidates
     assert a.file == (tmp_path / "clips/a.mp4").resolve() and a.split == "train" and a.group == "g1"
     assert b.file == Path("/abs/b.mp4") and b.split == "" and b.group == ""
+    m = found.matching
+    assert (m.listed, m.found, m.matched) == (2, 2, 1)
+    assert m.entries_without_file == ["/abs/b.mp4"] and m.files_not_listed == ["clips/unlisted.mp4"]
+
+    (tmp_path / "manifest.csv").write_text("path,label\nclipz/a.mp4,x\nclipz/b.mp4,x\nclipz/c.mp4,x\n")
+    with pytest.raises(
+        DatasetError,
+        match=r"none of the files the manifest names exists: manifest.csv list\(s\) 3 video\(s\); 0 of them match "
+        r"the 2 video file\(s\) found .*e.g. 'clipz/a.mp4', 'clipz/b.mp4'; found but not listed \(2\), e.g. "
+        r"'clips/a.mp4', 'clips/unlisted.mp4'",
+    ):
+        discover(tmp_path, EXTS, 1)
 
     (tmp_path / "manifest.csv").write_text("file,label\na.mp4,x\n")
     with pytest.raises(DatasetError, match=r"lacks column\(s\) path: expected path,label"):
@@ -73,6 +88,6 @@ def test_ucf101_split_lists(tmp_path, make_video):
     assert found.source == "split_lists"
     assert found.classes == ["Walk", "Run"]
     assert Counter(c.split for c in found.candidates) == {"train": 6, "test": 2}
-    assert [f.reason for f in found.failures] == ["not in trainlist01.txt or testlist01.txt"]
+    assert [f.reason for f in found.failures] == ["not listed in trainlist01.txt + testlist01.txt"]
     with pytest.raises(DatasetError, match=r"split_list = 2 not found.*available split numbers: 1"):
         discover(tmp_path, EXTS, 2)

@@ -47,10 +47,10 @@ def _splits_by_group(rows):
 
 def test_generated_clips_with_ucf_names_and_bad_files(tmp_path, make_video, params):
     root = tmp_path / "my videos"
-    for cls in ("jump", "sit"):
+    for k, cls in enumerate(("jump", "sit")):
         for g in range(1, 6):
             for c in (1, 2):
-                make_video(root / cls / f"v_{cls}_g{g:02d}_c{c:02d}.mp4", frames=4, seed=g * 10 + c)
+                make_video(root / cls / f"v_{cls}_g{g:02d}_c{c:02d}.mp4", frames=4, seed=100 * k + g * 10 + c)
     good = root / "jump" / "v_jump_g01_c01.mp4"
     (root / "jump" / "truncated.mp4").write_bytes(good.read_bytes()[: good.stat().st_size // 2])
     (root / "jump" / "empty.mp4").write_bytes(b"")
