@@ -55,9 +55,15 @@ def open_video(path: Path) -> av.container.InputContainer:
 class Demuxed:
     """What one demux pass (no decoding) tells about a video stream."""
 
-    pts: list[int | None]  # per non-empty packet, in decode order
+    pts: list[int | None]  # per non-empty packet, in decode order (its dts where it has no pts)
     times: np.ndarray  # presentation time (s, from the first frame) per frame, in display order
     codec: str
+    # the keyframe index, for seeking (framecache.video.seeking): per non-empty packet, in decode order
+    keyframe: tuple[bool, ...] = ()
+    dts: tuple[int | None, ...] = ()
+    pts_complete: bool = False  # every packet had its own pts (not a dts stand-in)
+    format: str = ""  # the demuxer's name(s), e.g. "mov,mp4,m4a,3gp,3g2,mj2", "avi", "matroska,webm"
+    sublayers: int = 0  # HEVC temporal sub-layers per its hvcC record; 0 when unknown or not HEVC
 
 
 def demux(path: Path) -> Demuxed:
@@ -65,16 +71,24 @@ def demux(path: Path) -> Demuxed:
     with container:
         stream = container.streams.video[0]
         pts: list[int | None] = []
+        keyframe: list[bool] = []
+        dts: list[int | None] = []
+        own_pts = True
         try:
             for packet in container.demux(stream):
                 if packet.size > 0:
                     pts.append(packet.pts if packet.pts is not None else packet.dts)
+                    own_pts = own_pts and packet.pts is not None
+                    keyframe.append(bool(packet.is_keyframe))
+                    dts.append(packet.dts)
         except av.FFmpegError as exc:
             if not pts:
                 raise VideoError(f"demuxing failed: {ffmpeg_reason(exc)}") from None
         rate = stream_rate(stream)
         time_base = stream.time_base
         codec = stream.codec_context.name
+        fmt = container.format.name
+        sublayers = hevc_sublayers(stream.codec_context.extradata) if codec == "hevc" else 0
     if not pts:
         raise VideoError("no video frames")
     if any(t is None for t in pts) or time_base is None:
@@ -84,7 +98,24 @@ def demux(path: Path) -> Demuxed:
     else:
         ticks = np.sort(np.asarray(pts, dtype=np.int64))
         times = (ticks - ticks[0]).astype(np.float64) * float(time_base)
-    return Demuxed(pts=pts, times=times, codec=codec)
+    return Demuxed(
+        pts=pts,
+        times=times,
+        codec=codec,
+        keyframe=tuple(keyframe),
+        dts=tuple(dts),
+        pts_complete=own_pts and time_base is not None,
+        format=fmt,
+        sublayers=sublayers,
+    )
+
+
+def hevc_sublayers(extradata: bytes | None) -> int:
+    """numTemporalLayers of an HEVCDecoderConfigurationRecord (ISO/IEC 14496-15 8.3.3: byte 21, bits 5..3),
+    as MP4 and Matroska store it; 0 when the extradata is not one (raw Annex B streams) or says unknown."""
+    if not extradata or len(extradata) < 23 or extradata[0] != 1:
+        return 0
+    return (extradata[21] >> 3) & 0x7
 
 
 def frame_timestamps(path: str | Path) -> np.ndarray:

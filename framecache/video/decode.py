@@ -2,9 +2,10 @@
 
 The wanted frame indices are computed before decoding (from the demuxed frame count and packet timestamps),
 each frame is dropped as soon as it is decoded unless wanted, and wanted frames are shrunk to the CNN's input
-size at once. Frames are indexed in decode order (what a player shows); their presentation times come from
+size at once. Frames are indexed in display order (what a player shows); their presentation times come from
 sorted packet timestamps, which stays right for variable frame rates and for AVI files whose B-frames come
-out of the decoder with shuffled timestamps.
+out of the decoder with shuffled timestamps. Long videos are decoded GOP by GOP (framecache.video.seeking);
+this module's sequential decoder is the reference it must match, and the fallback wherever it cannot.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from framecache.errors import VideoError
 from framecache.video.container import Demuxed, demux, ffmpeg_reason, open_video, sample_aspect
 from framecache.video.frames import Geometry, frame_to_rgb
 from framecache.video.sampling import Sampling, sample_indices
+from framecache.video.seeking import SeekRefused, decode_seeking
 
 
 @dataclass
@@ -39,7 +41,8 @@ class VideoSample:
     policy: str  # full | keep | repeat | capped
     frames_total: int  # frames the demuxer announced
     frames_usable: int  # frames sampled from: frames_total unless the stream ends early
-    note: str = ""  # why frames_usable < frames_total, when it is
+    note: str = ""  # why frames_usable < frames_total, and why a seekable stream was decoded sequentially
+    decoding: str = ""  # how: "seek (n seeks)", "forward", or "sequential" with the reason
 
     @property
     def num_samples(self) -> int:
@@ -95,66 +98,32 @@ def _decode_wanted(path: Path, wanted: np.ndarray, geometry: Geometry) -> tuple[
     return got, decoded, problems
 
 
-# Codecs whose decoders honour skip_frame=NONREF by dropping exactly the pictures nothing else refers to.
-_SKIPPING_CODECS = frozenset({"h264", "hevc"})
+def _decode_fast(
+    path: Path, wanted: np.ndarray, demuxed: Demuxed, geometry: Geometry, mode: str
+) -> tuple[dict | None, str, str]:
+    """(frames, how they were decoded, reason for the note) from the keyframe-aware decoder; frames None when
+    it refused or gave up, and the video is to be decoded sequentially."""
+    try:
+        result = decode_seeking(path, wanted, demuxed, geometry, seek=mode == "seek")
+    except SeekRefused as refused:
+        note = f"decoded sequentially: {refused.reason}" if refused.untrusted else ""
+        return None, f"sequential ({refused.reason})", note
+    how = f"seek ({result.seeks} seeks)" if result.seeks else "forward"
+    return result.frames, how, ""
 
 
-def _decode_skipping(path: Path, wanted: np.ndarray, demuxed: Demuxed, geometry: Geometry) -> dict | None:
-    """Like :func:`_decode_wanted`, but unwanted non-reference pictures (most B-frames) are not decoded at all.
-
-    No other picture is predicted from them, so the wanted frames come out bit for bit the same, for a
-    third less decoding work on typical H.264. Frames are identified by their timestamps' rank among the
-    packets' (a skipped picture leaves no gap in decode order to count). Returns None — decode normally —
-    whenever that identification is not trustworthy: timestamps out of order or unknown, a wanted frame
-    missing.
-    """
-    rank = {int(t): i for i, t in enumerate(sorted(demuxed.pts))}  # type: ignore[arg-type]
-    keep = {int(i) for i in wanted}
-    last = max(keep)
-    got: dict[int, np.ndarray] = {}
-    problems: list[str] = []
-    previous = -1
-    container = open_video(path)
-    with container:
-        stream = container.streams.video[0]
-        stream.thread_count = 1
-        context = stream.codec_context
-        aspect = sample_aspect(stream)
-
-        def choose(packet: av.Packet) -> None:
-            index = rank.get(packet.pts) if packet.pts is not None else None
-            context.skip_frame = "NONREF" if index is not None and index not in keep else "DEFAULT"
-
-        for frame in _decoded_frames(container, stream, problems, before=choose):
-            index = rank.get(frame.pts) if frame.pts is not None else None
-            if index is None or index <= previous:
-                return None
-            previous = index
-            if index in keep:
-                got[index] = frame_to_rgb(frame, geometry, aspect)
-            if index >= last:
-                break
-    if problems or len(got) != len(keep):
-        return None
-    return got
+MODES = ("seek", "forward", "sequential")
 
 
-def _can_skip(demuxed: Demuxed, wanted: np.ndarray) -> bool:
-    pts = demuxed.pts
-    return (
-        demuxed.codec in _SKIPPING_CODECS
-        and len(set(wanted.tolist())) < len(pts)
-        and all(t is not None for t in pts)
-        and len(set(pts)) == len(pts)
-    )
-
-
-def load_sample(path: str | Path, sampling: Sampling, geometry: Geometry, *, skip_unwanted: bool = True) -> VideoSample:
+def load_sample(path: str | Path, sampling: Sampling, geometry: Geometry, *, mode: str = "seek") -> VideoSample:
     """Decode the sampled frames of one video, holding only those frames in memory.
 
-    Frame count and timestamps come from a demux pass (cheap), so the wanted indices are known before
-    decoding. With ``skip_unwanted`` (H.264/HEVC) pictures that are neither wanted nor referenced are not
-    decoded at all; the result is identical either way. When decoding yields fewer frames than the demuxer
+    Frame count, timestamps and keyframes come from a demux pass (cheap), so the wanted indices are known
+    before decoding. ``mode``: ``seek`` decodes only the GOPs holding wanted frames
+    (framecache.video.seeking), ``forward`` decodes from the start without seeking; both skip unwanted
+    non-reference H.264 pictures, and fall back to ``sequential`` — every frame up to the last wanted one,
+    counted — wherever the index cannot be trusted (the reason goes into ``note``). The frames are
+    identical in every mode. When decoding yields fewer frames than the demuxer
     announced (truncated or corrupt stream) the indices are re-drawn over the frames that do decode and the
     video is decoded once more; the shortfall is recorded in ``frames_usable`` and ``note``. Raises
     :class:`VideoError` when no frame decodes.
@@ -164,9 +133,12 @@ def load_sample(path: str | Path, sampling: Sampling, geometry: Geometry, *, ski
     times = demuxed.times
     total = len(times)
     length = total
-    note = ""
     idx, policy = _indices(length, sampling, times)
-    got = _decode_skipping(path, idx, demuxed, geometry) if skip_unwanted and _can_skip(demuxed, idx) else None
+    if mode not in MODES:
+        raise ValueError(f"decode mode {mode!r} is not one of {MODES}")
+    got, decoding, note = None, "sequential", ""
+    if mode != "sequential":
+        got, decoding, note = _decode_fast(path, idx, demuxed, geometry, mode)
     if got is None:
         for _attempt in range(3):
             got, decoded, problems = _decode_wanted(path, idx, geometry)
@@ -175,7 +147,8 @@ def load_sample(path: str | Path, sampling: Sampling, geometry: Geometry, *, ski
             # the stream ended (or broke) before the last wanted frame: sample what is really there
             if decoded == 0:
                 raise VideoError("no frame could be decoded" + (f" ({problems[0]})" if problems else ""))
-            note = f"only {decoded} of {total} frames decode" + (f" ({problems[0]})" if problems else "")
+            short = f"only {decoded} of {total} frames decode" + (f" ({problems[0]})" if problems else "")
+            note = short  # it also explains why the keyframe-aware decoder gave up, if it did
             length = decoded
             idx, policy = _indices(length, sampling, times)
         else:  # pragma: no cover - a decoder that yields fewer frames on every pass
@@ -192,6 +165,7 @@ def load_sample(path: str | Path, sampling: Sampling, geometry: Geometry, *, ski
         frames_total=total,
         frames_usable=length,
         note=note,
+        decoding=decoding,
     )
 
 

@@ -198,17 +198,24 @@ def test_real_h264_clip(weizmann64):
 def test_skipping_unwanted_pictures_changes_nothing(tmp_path, extract_clip, weizmann64):
     """Unwanted non-reference pictures are not decoded (the fast path is really taken on H.264 with
     B-frames), and the sampled frames are bit for bit those of a full decode."""
-    from framecache.video import container, decode
+    from framecache.video import container, seeking
 
     frames = [np.random.default_rng(i % 7).integers(0, 255, (48, 64, 3), dtype=np.uint8) for i in range(45)]
     clips = [extract_clip(tmp_path / "b.mp4", frames), sorted((weizmann64 / "jack").glob("*.mp4"))[0]]
     geometry = Geometry(40, 32, "bicubic")
     for clip in clips:
         for count in (1, 5, 16):
-            fast = load_sample(clip, Sampling(num_frames=count), geometry, skip_unwanted=True)
-            full = load_sample(clip, Sampling(num_frames=count), geometry, skip_unwanted=False)
+            fast = load_sample(clip, Sampling(num_frames=count), geometry, mode="forward")
+            full = load_sample(clip, Sampling(num_frames=count), geometry, mode="sequential")
+            assert fast.decoding == "forward" and full.decoding == "sequential"
             assert np.array_equal(fast.frame_index, full.frame_index)
             assert np.array_equal(fast.frames, full.frames)
             demuxed = container.demux(Path(clip))
-            assert decode._can_skip(demuxed, fast.frame_index)
-            assert decode._decode_skipping(Path(clip), fast.frame_index, demuxed, geometry) is not None
+            result = seeking.decode_seeking(Path(clip), fast.frame_index, demuxed, geometry, seek=False)
+            assert result.decoded < int(fast.frame_index.max()) + 1  # pictures were really skipped
+
+
+def test_unknown_decode_mode_is_refused(tmp_path, extract_clip):
+    path = extract_clip(tmp_path / "levels.mp4", level_frames(LEVELS[:4]))
+    with pytest.raises(ValueError, match="decode mode"):
+        load_sample(path, Sampling(num_frames=2), Geometry(32, 32), mode="fastest")
