@@ -8,7 +8,10 @@ variation of training (``train.repeats``) is a different source and is reported 
 
 Resampling is expressed as a matrix of resample counts ``W`` (B resamples × N videos) shared by every head
 and metric, so the intervals of two heads come from the same resamples (a paired bootstrap for free) and
-each metric is one matrix product instead of B Python-level metric calls.
+each metric is one matrix product instead of B Python-level metric calls. The report builds ``W`` over
+*groups* of videos (:func:`framecache.evaluation.intervals.cluster_resample_counts`) and gives shares of videos
+exact intervals instead (:mod:`framecache.evaluation.intervals`): a percentile bootstrap alone is too narrow at
+small n and has zero width at a perfect score.
 """
 
 from __future__ import annotations

@@ -4,11 +4,13 @@ one self-contained HTML page. :func:`framecache.report.build.build_report` is wh
 Reading order, inputs to page:
 
 * ``results``: each head's train outputs (metrics.json, predictions.csv, curve.csv) and test alignment;
-* ``pairs``, ``baseline``, ``comparison``: the numbers, computed once (CIs from
-  :mod:`framecache.evaluation.statistics`, paired over the same test videos for every head);
+* ``pairs``, ``selection``, ``comparison``: the numbers, computed once (exact and group-aware intervals and
+  Holm-corrected tests from :mod:`framecache.evaluation`, paired over the same groups of test videos for every
+  head; every named head chosen on validation);
+* ``curves``: what a head's curve.csv is (a torch head's epochs, or a pooled/SVM head's validation grid);
 * ``inputs``: facts about the dataset and the extraction, each file allowed to be missing;
 * ``formatting``, ``tables``, ``narrative``, ``summary``: how numbers, tables and sentences read;
-* ``figures``: confusion matrices and training curves (PNG); ``markdown``: comparison.md;
+* ``figures``: confusion matrices and torch heads' loss curves (PNG); ``markdown``: comparison.md;
 * ``sections``: the ordered list of sections, each giving its HTML, Markdown and files;
 * ``page`` + ``templates/``: the Jinja2 page (autoescaped); ``build``: the entry point.
 """

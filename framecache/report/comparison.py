@@ -268,6 +268,8 @@ def compare(
     s = _Scores(y_test, probas, correct, pair_correct, pair_mask, ~np.isin(y_test, pair_classes), design)
 
     val = validation_scores(usable, pairs, pair_classes)
+    if val.scores and (blind := [h.name for h in usable if h.name not in val.scores]):
+        problems.append(f"no validation predictions, so never chosen as a named head: {', '.join(blind)}")
     base = choose_baseline(usable, val, {h: float(c.mean()) for h, c in correct.items()})
     problems += [base.problem] if base.problem else []
     chance = statistics.chance_rate(y_test, len(classes))
