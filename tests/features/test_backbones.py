@@ -1,6 +1,9 @@
-"""The backbone registry (framecache.features.backbones, .weights, .build): real ImageNet weights for the default,
-every registry entry's feature width and preprocessing (and its real features where its weights are on this machine),
-preprocessing taken from each library's metadata, and clear errors for weights that are not here."""
+"""The backbone registry's aliases (framecache.features.backbones, .weights, .build): real ImageNet weights for the
+default, every alias's feature width and preprocessing (and its real features where its weights are on this machine),
+preprocessing taken from each library's metadata, and one-line errors for weights that are not here offline.
+
+Nothing is downloaded: every test runs with HF_HUB_OFFLINE=1 (which framecache honours for torchvision too).
+Names beyond the aliases: test_backbone_names.py; the real loading path offline: test_backbone_offline.py."""
 
 from __future__ import annotations
 
@@ -18,8 +21,13 @@ CAT_CLASSES = set(range(281, 286))  # tabby, tiger cat, Persian, Siamese, Egypti
 ESPRESSO = 967
 
 
-# one intra-op thread (see conftest.one_torch_thread)
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
+# one intra-op thread (see conftest.one_torch_thread); never a download
+pytestmark = pytest.mark.usefixtures("one_torch_thread", "offline")
+
+
+@pytest.fixture
+def offline(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
 
 
 @pytest.fixture(scope="module")
@@ -121,10 +129,8 @@ def test_every_entry_has_usable_preprocessing_metadata(name):
 def test_every_entry_with_its_weights_gives_real_features(name):
     """Each entry as extraction builds it (pretrained, BatchNorms folded) on two photos through the stage's
     preprocessing. Offline machines lack most checkpoints: those entries are skipped, saying so."""
-    try:
-        weights.weights_path(name)
-    except FramecacheError as exc:  # offline: nothing is downloaded; the shape test above still covers the entry
-        pytest.skip(f"no weights here for {name}: {str(exc).split(' and nothing')[0]}")
+    if weights.cached_weights_path(name) is None:  # nothing is downloaded; the shape test above covers the entry
+        pytest.skip(f"no weights here for {name} (`python -m framecache.features.catalog fetch {name}` fetches them)")
     bb = build.build_backbone(name, image_size=96)
     assert bb.weights_sha256 == weights.weights_sha256(name) and len(bb.weights_sha256) == 64
     assert bb.preprocessing == backbones.preprocessing_for(name, 96)
@@ -136,19 +142,28 @@ def test_every_entry_with_its_weights_gives_real_features(name):
 
 
 @pytest.mark.parametrize("name", [n for n in backbones.backbone_names() if n != "efficientnet_lite0"])
-def test_missing_weights_say_what_to_place_where(name, empty_weight_caches):
+def test_missing_weights_offline_say_what_to_fetch_and_where_to_copy_it(name, empty_weight_caches):
+    """One line: the model, the missing file, the command that fetches it on a connected machine, and the
+    folder here to copy it into."""
     with pytest.raises(FramecacheError) as err:
         build.build_backbone(name)
     message = str(err.value)
-    folder = str(empty_weight_caches / "torch" / "hub" / "checkpoints")
-    assert f"place it at {folder}/" in message
-    assert "https://" in message  # where to get it
+    assert "\n" not in message and message.startswith(f"backbone {name}: weights file ")
+    assert "HF_HUB_OFFLINE=1" in message
+    assert f"`uv run python -m framecache.features.catalog fetch {name}`" in message
+    spec = backbones.get_spec(name)
+    if spec.source == "torchvision":
+        url = backbones.torchvision_weights(spec).url
+        assert url.rsplit("/", 1)[-1] in message
+        assert f"into {empty_weight_caches / 'torch' / 'hub' / 'checkpoints'}" in message
+    else:
+        assert f"model.safetensors of the Hugging Face repo timm/{spec.weights}" in message
+        assert f"models--timm--{spec.weights}" in message and f"into {empty_weight_caches / 'hf'}" in message
 
 
-def test_unknown_backbone_lists_valid_names():
-    with pytest.raises(
-        FramecacheError, match=r"did you mean 'resnet18'\?\); valid backbones: .*efficientnet_lite0.*resnet18"
-    ):
+def test_unknown_backbone_suggests_close_names():
+    close = r"did you mean 'resnet18', 'resnet50'\?\); use an alias \(.*efficientnet_lite0"
+    with pytest.raises(FramecacheError, match=close):
         build.build_backbone("resnet19")
 
 
