@@ -146,8 +146,17 @@ def resolve_splits(
     test_fraction: float,
     seed: int,
 ) -> tuple[list[str], str]:
-    """Final split of every video and where it came from: 'given' splits, partly given, or generated."""
+    """Final split of every video and where it came from: 'given' splits, partly given, or generated.
+
+    Given train/test only (UCF101, HMDB51): validation is carved from train by group. Given train/val only
+    (Kinetics' train and validate CSVs, whose validation set is the one results are reported on): val becomes the
+    test split and validation is carved from train the same way.
+    """
     given = list(given)
+    note = ""
+    if given and all(given) and "test" not in given and "val" in given:
+        given = ["test" if s == "val" else s for s in given]
+        note = "val used as test, "
     if all(given):
         if "val" not in given:
             # lists such as UCF101's define train/test only: carve validation out of train, by group
@@ -159,7 +168,7 @@ def resolve_splits(
             out = list(given)
             for i, s in zip(idx, carved, strict=True):
                 out[i] = s
-            return out, "given (val carved from train)"
+            return out, f"given ({note}val carved from train)"
         return given, "given"
     if any(given):
         missing = sum(1 for s in given if not s)
@@ -209,11 +218,11 @@ def _lack(label: str, lacking: list[str], counts: Counter, groups: dict[str, set
             f"{what} ({n} videos in {k} group(s); a class needs videos in at least 3 groups to appear in train, "
             "val and test)"
         )
-    if lacking == ["val"] and source.startswith("given (val carved"):
+    if lacking == ["val"] and "val carved" in source:
         train = len(groups["train"]) + len(groups["val"])
         return (
             f"{what}: validation is carved from its training videos by whole groups, and its {counts['train']} "
             f"training video(s) form {train} group(s) (at least 2 needed)"
         )
-    given = "/".join(s for s in lacking if s != "val" or not source.startswith("given (val carved"))
+    given = "/".join(s for s in lacking if s != "val" or "val carved" not in source)
     return f"{what}: the given splits (manifest or split lists) put none of its {n} video(s) in {given}"
