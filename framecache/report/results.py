@@ -25,6 +25,10 @@ TRAIN, VAL, TEST = layout.SPLITS
 PREFIX = layout.PROBABILITY_PREFIX
 # The curve's key columns; the value columns (losses, accuracy) may be absent or empty for some heads.
 CURVE_KEYS = layout.CURVE_COLUMNS[:2]
+# Train stages that record what validation chose among write it to selection.csv (one row per candidate, a
+# ``chosen`` column) and a torch head's curve under plots/; older ones wrote the grid as curve.csv. Both read.
+SELECTION = getattr(layout, "SELECTION", "selection.csv")
+CURVE_PLACES = (Path(getattr(layout, "PLOTS_DIR", "plots")) / layout.CURVE, Path(layout.CURVE))
 
 
 def is_baseline_candidate(config: Mapping[str, Any]) -> bool:
@@ -43,6 +47,7 @@ class HeadResult:
     metrics: dict[str, Any] = field(default_factory=dict)
     predictions: pd.DataFrame | None = None  # columns video_id, split, repeat, label_index, p_<class>...
     curve: pd.DataFrame | None = None
+    selection: pd.DataFrame | None = None  # selection.csv: the candidates validation chose among
     problems: list[str] = field(default_factory=list)
     config: dict[str, Any] = field(default_factory=dict)  # the ``heads.<name>`` entry
 
@@ -129,6 +134,23 @@ def read_predictions(path: Path, classes: Sequence[str] | None) -> tuple[pd.Data
     return out, list(classes)
 
 
+def _read_curves(folder: Path, res: HeadResult) -> None:
+    """The head's curve (the first of :data:`CURVE_PLACES` that exists) and selection.csv, when written."""
+    path = next((folder / p for p in CURVE_PLACES if (folder / p).is_file()), None)
+    if path is not None:
+        curve = pd.read_csv(path)
+        if all(c in curve.columns for c in CURVE_KEYS):
+            res.curve = curve
+        else:
+            res.problems.append(f"{layout.CURVE} lacks {'/'.join(CURVE_KEYS)} columns")
+    if (folder / SELECTION).is_file():
+        selection = pd.read_csv(folder / SELECTION, dtype={"fold": str}, keep_default_na=True)
+        if {"step", "chosen"} <= set(selection.columns):
+            res.selection = selection
+        else:
+            res.problems.append(f"{SELECTION} lacks step/chosen columns")
+
+
 def load_head_result(
     models: Path, name: str, config: Mapping[str, Any], classes: Sequence[str] | None
 ) -> tuple[HeadResult, list[str] | None]:
@@ -148,12 +170,7 @@ def load_head_result(
             res.problems.append(f"{layout.METRICS} unreadable ({exc})")
     else:
         res.problems.append(f"{layout.METRICS} missing: cost columns empty")
-    if (folder / layout.CURVE).is_file():
-        curve = pd.read_csv(folder / layout.CURVE)
-        if all(c in curve.columns for c in CURVE_KEYS):
-            res.curve = curve
-        else:
-            res.problems.append(f"{layout.CURVE} lacks {'/'.join(CURVE_KEYS)} columns")
+    _read_curves(folder, res)
     if (folder / layout.PREDICTIONS).is_file():
         try:
             res.predictions, classes = read_predictions(folder / layout.PREDICTIONS, classes)

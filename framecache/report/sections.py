@@ -146,23 +146,23 @@ def confusion(inp: ReportInputs, out: Path) -> Rendered:
 
 
 def curves(inp: ReportInputs, out: Path) -> Rendered:
-    """Torch heads: loss per epoch with the restored epoch marked. Pooled/SVM heads: their validation grid as a
-    table (a grid search is not a training curve)."""
-    cmp, files, images, drawn, grids = inp.cmp, [], [], set(), []
+    """Torch heads: loss per epoch with the restored epoch marked. What validation chose among (a pooled/SVM
+    head's grid, a torch head's settings grid): a table (a grid search is not a training curve)."""
+    cmp, files, images, shown, grids = inp.cmp, [], [], set(), []
     (out / layout.CURVES_DIR).mkdir(parents=True, exist_ok=True)
     for head in _scored_heads(cmp):
-        if head.grid_search:
-            grid = curve_tables.grid_table(head)
-            if grid is not None:
-                grids.append((head.name, table(grid)))
-                drawn.add(head.name)
+        grid = curve_tables.grid_table(head)
+        if grid is not None:
+            grids.append((head.name, table(grid)))
+            shown.add(head.name)
+        if head.grid_search or head.curve is None:
             continue
         png = out / layout.CURVES_DIR / f"{head.name}.png"
-        if head.curve is not None and figures.plot_curve(head.curve, head.name, png, curve_tables.restored_epoch(head)):
+        if figures.plot_curve(head.curve, head.name, png, curve_tables.restored_epoch(head)):
             files.append(png)
-            drawn.add(head.name)
+            shown.add(head.name)
             images.append(image(png, f"training curve of {head.name}", 580, head.name))
-    without = [r["head"] for r in cmp.rows if r["head"] not in drawn]
+    without = [r["head"] for r in cmp.rows if r["head"] not in shown]
     html = render_fragment("curves.html.j2", images=images, grids=grids, without=without, curve_file=layout.CURVE)
     return Rendered(Fragment("curves", "Training curves and validation grids", html), None, tuple(files))
 

@@ -94,3 +94,28 @@ def test_rebuilt_grid_matches_the_order_the_head_tries_it():
                    {"type": "svm", "kernel": "linear"}, {"type": "pooled", "C_grid": [0.01, 1.0, 100.0]}):  # fmt: skip
         res = HeadResult("h", config["type"], True, True, config=config)
         assert curves._grid_points(res) == build_head(config, 0)._candidates(8)
+
+
+def test_selection_csv_and_plots_curve_are_read_when_the_train_stage_writes_them(tmp_path):
+    # a train stage that records its candidates in selection.csv and a torch head's curve under plots/
+    dirs = write_fixture(tmp_path, heads=TWO)
+    pool, lstm = dirs["models"] / "pool_mean", dirs["models"] / "lstm"
+    (pool / "curve.csv").unlink()
+    pd.DataFrame({"repeat": 0, "fold": "", "step": [0, 1, 2], "C": [0.1, 1.0, 10.0], "train_loss": 0.5,
+                  "val_loss": [0.9, 0.7, 0.8], "val_accuracy": [0.6, 0.8, 0.7], "chosen": [0, 1, 0]}).to_csv(
+        pool / "selection.csv", index=False)  # fmt: skip
+    curve = pd.read_csv(lstm / "curve.csv").assign(restored=lambda d: (d["step"] == 3).astype(int))
+    (lstm / "plots").mkdir()
+    curve.to_csv(lstm / "plots" / "curve.csv", index=False)
+    (lstm / "curve.csv").unlink()
+    pd.DataFrame({"repeat": 0, "fold": "", "step": [0, 1], "dropout": [0.1, 0.5], "epoch": [3, 5],
+                  "train_loss": 0.4, "val_loss": [0.6, 0.7], "val_accuracy": [0.9, 0.8], "chosen": [1, 0]}).to_csv(
+        lstm / "selection.csv", index=False)  # fmt: skip
+    res = {n: load_head_result(dirs["models"], n, spec, CLASSES)[0] for n, (spec, _, _) in TWO.items()}
+    pooled = curves.grid_table(res["pool_mean"])
+    assert list(pooled.columns) == ["C", "validation accuracy", "validation loss", "chosen"]
+    assert list(pooled["chosen"]) == ["", "✓", ""] and list(pooled["C"]) == ["0.1", "1", "10"]
+    torch_grid = curves.grid_table(res["lstm"])
+    assert list(torch_grid.columns)[:2] == ["dropout", "restored epoch"] and list(torch_grid["chosen"]) == ["✓", ""]
+    assert curves.restored_epoch(res["lstm"]) == 3
+    assert not res["pool_mean"].problems and not res["lstm"].problems
