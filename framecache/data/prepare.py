@@ -166,7 +166,8 @@ def _summary(
     for r in rows:
         per_class[r["label"]][r["split"]] += 1
     lost_classes = sorted({c.label for c in found.candidates} - set(classes))
-    conflicts = [f.path for f in failures if f.reason.startswith("conflicting labels")]
+    conflicts = sum(1 for f in failures if f.reason.startswith("conflicting labels"))
+    m = found.matching
     return {
         "source": found.source,
         "split_source": split_source,
@@ -179,9 +180,11 @@ def _summary(
         "per_class": per_class,
         "classes_without_usable_videos": lost_classes,
         "duplicate_content_videos": len(rows) - len({r["sha256"] for r in rows}),
-        "conflicting_label_files": conflicts,
-        "unreadable_files": [f.path for f in found.unreadable],
-        "matching": found.matching.as_dict() if found.matching else None,
+        # counts only: the files themselves, with the reason, are in failures.csv
+        "conflicting_label_videos": conflicts,
+        "unreadable_entries": len(found.unreadable),
+        "list_matching": f"{m.matched} of {m.listed} listed videos found ({m.what})" if m else "",
+        "matching": m.as_dict() if m else None,
     }
 
 

@@ -105,7 +105,7 @@ def test_conflicting_labels_are_left_out_and_listed(tmp_path, params, make_video
     reasons = {Path(f["path"]).name: f["reason"] for f in _read(out, "failures.csv")}
     assert set(reasons) == {"a0.mp4", "copy_of_a0.mp4"}
     assert reasons["a0.mp4"].startswith("conflicting labels: labelled 'a', but the same bytes are b/copy_of_a0.mp4 (b)")
-    assert len(summary["conflicting_label_files"]) == 2 and summary["duplicate_content_videos"] == 1
+    assert summary["conflicting_label_videos"] == 2 and summary["duplicate_content_videos"] == 1
 
 
 def test_unreadable_entries_are_named_with_the_dvc_fix(tmp_path, params, make_video, caplog, monkeypatch):
@@ -123,7 +123,7 @@ def test_unreadable_entries_are_named_with_the_dvc_fix(tmp_path, params, make_vi
     with caplog.at_level(logging.WARNING, logger="framecache.prepare"):
         summary = prepare_dataset(root, out, params)
     assert summary["videos"] == 8
-    assert sorted(Path(p).name for p in summary["unreadable_files"]) == ["clip.mp4", "locked.mp4", "notes.txt"]
+    assert summary["unreadable_entries"] == 3
     reasons = {Path(f["path"]).name: f["reason"] for f in _read(out, "failures.csv")}
     assert reasons == {
         "notes.txt": "broken symbolic link",
@@ -162,4 +162,5 @@ def test_summary_is_json_with_the_matching(tmp_path, params):
     ucf101(tmp_path / "ds")
     summary = prepare_dataset(tmp_path / "ds", tmp_path / "out", params)
     assert json.loads((tmp_path / "out" / "summary.json").read_text())["matching"] == summary["matching"]
-    assert summary["matching"]["lists"] == "trainlist01.txt + testlist01.txt" and summary["unreadable_files"] == []
+    assert summary["matching"]["lists"] == "trainlist01.txt + testlist01.txt" and summary["unreadable_entries"] == 0
+    assert summary["list_matching"] == "12 of 12 listed videos found (trainlist01.txt + testlist01.txt)"
