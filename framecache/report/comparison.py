@@ -20,7 +20,7 @@ from framecache.evaluation import intervals, statistics
 from framecache.evaluation.design import GroupDesign
 from framecache.evaluation.metrics import classification_metrics, mean_std
 from framecache.report.pairs import PairSpec, absent_note, check_pairs, pair_rows, within_pair_correct
-from framecache.report.results import TEST, HeadResult, aligned
+from framecache.report.results import HeadResult
 from framecache.report.selection import (
     ALL,
     OTHER,
@@ -31,6 +31,7 @@ from framecache.report.selection import (
     validation_scores,
     winner,
 )
+from framecache.report.testset import align_test, common_test_set
 
 COST_KEYS = ("fit_seconds", "inference_ms_per_video", "parameters", "truncated_videos")
 TOP5_MIN_CLASSES = 6  # top-5 is shown only with more than 5 classes (else it is 100% by construction)
@@ -56,6 +57,7 @@ class Comparison:
     chance: float
     settings: dict[str, Any]
     problems: list[str]
+    out_of_fold: str | None = None  # under group k-fold: how the "test" predictions were made, in words
 
     def row(self, head: str) -> dict[str, Any]:
         return next(r for r in self.rows if r["head"] == head)
@@ -84,55 +86,6 @@ class _Scores:
     pair_mask: np.ndarray  # (N,) test videos of a scorable pair
     other_mask: np.ndarray  # (N,) test videos of a class in no pair
     design: GroupDesign
-
-
-def _common_test_set(usable: list[HeadResult], problems: list[str]) -> list[str]:
-    """The test videos every head predicted (heads without test rows are dropped from ``usable``): paired tests
-    need every head scored on the same videos."""
-    id_sets = []
-    for h in list(usable):
-        assert h.predictions is not None
-        test = h.predictions[h.predictions["split"] == TEST]
-        if not len(test):
-            problems.append(f"{h.name}: predictions.csv has no test rows: head left out of the comparison")
-            usable.remove(h)
-            continue
-        id_sets.append(set(test.loc[test["repeat"] == test["repeat"].min(), "video_id"]))
-    if not usable:
-        raise FramecacheError("no head has test predictions: check the predictions.csv files (split column)")
-    common = sorted(set.intersection(*id_sets))
-    for h, ids in zip(usable, id_sets, strict=True):
-        if len(ids) != len(common):
-            problems.append(
-                f"{h.name}: {len(ids) - len(common)} test video(s) not predicted by every head are left out"
-            )
-    if not common:
-        raise FramecacheError("the heads share no test video: check the predictions.csv files (split column)")
-    return common
-
-
-def _align_test(
-    usable: list[HeadResult], common: list[str], problems: list[str]
-) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Test labels and each head's (R, N, C) probabilities on ``common``; heads that disagree are dropped."""
-    probas: dict[str, np.ndarray] = {}
-    y_test = None
-    for h in list(usable):
-        try:
-            _, y, proba = aligned(h, TEST, common)
-        except FramecacheError as exc:
-            problems.append(str(exc))
-            usable.remove(h)
-            continue
-        if y_test is None:
-            y_test = y
-        elif not np.array_equal(y, y_test):
-            problems.append(f"{h.name}: test labels disagree with {usable[0].name}: head left out")
-            usable.remove(h)
-            continue
-        probas[h.name] = proba
-    assert y_test is not None
-    return y_test, probas
 
 
 def _metric_intervals(h: str, s: _Scores, n_classes: int) -> dict[str, Any]:
@@ -236,6 +189,17 @@ def _winners(s: _Scores, order: list[str], baselines: list[str], val: Validation
     return found
 
 
+def _out_of_fold(usable: Sequence[HeadResult]) -> str | None:
+    """What the test rows are under ``train.evaluation: group_kfold`` (from metrics.json), else None."""
+    folds = sorted({str(h.metrics.get("folds", "?")) for h in usable if h.metrics.get("evaluation") == "group_kfold"})
+    if not folds:
+        return None
+    return (
+        f"group k-fold ({' / '.join(folds)} folds): the test videos are every video, each predicted once, out of "
+        "fold, by a model that never saw its group"
+    )
+
+
 def compare(
     heads: Sequence[HeadResult],
     classes: Sequence[str],
@@ -258,10 +222,10 @@ def compare(
     pairs = [p for p in configured if p.status == "ok"]
     pair_classes = [classes.index(c) for p in pairs for c in (p.a, p.b)]
 
-    common = _common_test_set(usable, problems)
+    common = common_test_set(usable, problems)
     groups = groups or {}
     design = GroupDesign.build([groups.get(v) or f"video:{v}" for v in common], n_boot, confidence, seed)
-    y_test, probas = _align_test(usable, common, problems)
+    y_test, probas = align_test(usable, common, problems)
     order = [h.name for h in usable]
     correct = {h: (np.argmax(p, axis=2) == y_test).astype(np.float64) for h, p in probas.items()}  # (R, N)
     pair_mask, pair_correct = within_pair_correct(pairs, probas, y_test)
@@ -282,4 +246,5 @@ def compare(
         other_classes=[c for c in classes if classes.index(c) not in pair_classes],
         winners=_winners(s, order, base.candidates, val), baseline=base.name, baseline_rule=base.rule,
         chance=chance, settings={"bootstrap": n_boot, "confidence": confidence, "seed": seed}, problems=problems,
+        out_of_fold=_out_of_fold(usable),
     )  # fmt: skip

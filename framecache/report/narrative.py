@@ -86,6 +86,8 @@ def _intervals_note(cmp: Comparison, conf: str) -> str:
             "to the hull of Clopper-Pearson and a cluster-bootstrap percentile interval that resamples whole "
             "groups. "
         )
+    if cmp.out_of_fold:
+        text += f"Evaluation: {cmp.out_of_fold}. "
     return text + (
         f"Mean class accuracy, macro-F1 and differences between heads come from a percentile bootstrap that "
         f"resamples groups ({s['bootstrap']} resamples, seed = {s['seed']}; every head on the same resamples); "

@@ -68,7 +68,7 @@ def headline(inp: ReportInputs, out: Path) -> Rendered:
     cmp = inp.cmp
     lines = narrative.headline(cmp)
     html = render_fragment("headline.html.j2", heads=len(cmp.rows), classes=len(cmp.classes),
-                           test_videos=len(cmp.test_ids), test_groups=cmp.n_groups,
+                           test_videos=len(cmp.test_ids), test_groups=cmp.n_groups, out_of_fold=cmp.out_of_fold,
                            lines=[emphasis(x) for x in lines])  # fmt: skip
     return Rendered(Fragment("headline", None, html), "# framecache comparison\n\n" + bullet_list(lines))
 

@@ -51,11 +51,16 @@ def _val_arrays(head: HeadResult) -> tuple[np.ndarray, np.ndarray] | None:
 def validation_scores(
     usable: Sequence[HeadResult], pairs: Sequence[PairSpec], pair_classes: Sequence[int]
 ) -> Validation:
-    """Validation top-1 on all videos and on the non-pair classes, and within-pair accuracy on the pairs."""
+    """Validation top-1 on all videos and on the non-pair classes, and within-pair accuracy on the pairs; a
+    head without validation rows in predictions.csv (e.g. group k-fold, whose validation sets are carved out
+    per fold) falls back to metrics.json's ``val_top1`` for all videos."""
     out = Validation()
     for h in usable:
         arrays = _val_arrays(h)
         if arrays is None:
+            if isinstance(h.metrics.get("val_top1"), int | float):
+                out.scores[h.name] = {ALL: float(h.metrics["val_top1"])}
+                out.loss[h.name] = float(h.metrics.get("val_log_loss", np.inf))
             continue
         y, proba = arrays
         correct = (np.argmax(proba, axis=2) == y).astype(np.float64)  # (R, N)

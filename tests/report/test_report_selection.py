@@ -3,6 +3,8 @@ test set's groups, and a grid search is a table while a torch head's curve marks
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -119,3 +121,19 @@ def test_selection_csv_and_plots_curve_are_read_when_the_train_stage_writes_them
     assert list(torch_grid.columns)[:2] == ["dropout", "restored epoch"] and list(torch_grid["chosen"]) == ["✓", ""]
     assert curves.restored_epoch(res["lstm"]) == 3
     assert not res["pool_mean"].problems and not res["lstm"].problems
+
+
+def test_group_kfold_outputs_are_said_to_be_out_of_fold_and_chosen_on_mean_validation(tmp_path):
+    dirs = write_fixture(tmp_path, heads=TWO)
+    for name, val_top1 in (("pool_mean", 0.9), ("lstm", 0.7)):
+        folder = dirs["models"] / name
+        pred = pd.read_csv(folder / layout.PREDICTIONS)
+        pred[pred["split"] == "test"].assign(fold=0).to_csv(folder / layout.PREDICTIONS, index=False)
+        metrics = json.loads((folder / layout.METRICS).read_text())
+        metrics.update(evaluation="group_kfold", folds=4, val_top1=val_top1)
+        (folder / layout.METRICS).write_text(json.dumps(metrics))
+    cmp = comparison_of(dirs, params_for(TWO))
+    assert cmp.out_of_fold and "out of fold" in cmp.out_of_fold and "4 folds" in cmp.out_of_fold
+    assert cmp.winners["all"].best == "pool_mean" and cmp.winners["all"].chosen_on == "validation"
+    assert cmp.winners["pairs"].chosen_on == "test"  # no per-video validation: the page says so
+    assert "out of fold" in narrative.methods_text(cmp)[0]
