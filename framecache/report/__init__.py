@@ -3,7 +3,8 @@ one self-contained HTML page. :func:`framecache.report.build.build_report` is wh
 
 Reading order, inputs to page:
 
-* ``results``: each head's train outputs (metrics.json, predictions.csv, curve.csv) and test alignment;
+* ``results``: each head's train outputs (metrics.json, predictions.csv, curve.csv, selection.csv) and the
+  manifest's groups; ``testset``: the test videos every head predicted, aligned across heads;
 * ``pairs``, ``selection``, ``comparison``: the numbers, computed once (exact and group-aware intervals and
   Holm-corrected tests from :mod:`framecache.evaluation`, paired over the same groups of test videos for every
   head; every named head chosen on validation);
