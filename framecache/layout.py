@@ -33,8 +33,21 @@ METRICS = "metrics.json"  # also each head's, under ${paths.models}/<head>/
 # train@<head> -> ${paths.models}/<head>/
 MODEL = "model.pkl"
 PREDICTIONS = "predictions.csv"
-CURVE = "curve.csv"
-CURVE_COLUMNS = ("repeat", "step", "train_loss", "val_loss", "val_accuracy")
+# under group k-fold predictions.csv has this column after PREDICTION_COLUMNS: the fold of the model that
+# predicted the row (test rows: out of fold); under holdout it is absent
+FOLD_COLUMN = "fold"
+# what validation chose among, every head: one row per candidate (C, γ; hidden, dropout, weight_decay) per
+# fitted model; columns: these keys, the head's grid settings, then SELECTION_SCORES
+SELECTION = "selection.csv"
+SELECTION_KEYS = ("repeat", "fold", "step")
+SELECTION_SCORES = ("train_loss", "val_loss", "val_accuracy", "chosen")
+# the head's figures (a DVC plots folder): the test confusion matrix for every head; a torch head's training
+# curve (PNG, and CURVE: one row per epoch, "restored" = 1 on the epoch whose weights were kept)
+PLOTS_DIR = "plots"
+CONFUSION_PNG = "confusion.png"
+CURVE_PNG = "curve.png"
+CURVE = "curve.csv"  # in PLOTS_DIR, torch heads only
+CURVE_COLUMNS = ("repeat", "step", "train_loss", "val_loss", "val_accuracy", "restored")
 PREDICTION_COLUMNS = ("video_id", "split", "repeat", "label", "predicted")  # then one p_<class> per class
 PROBABILITY_PREFIX = "p_"
 
@@ -78,7 +91,7 @@ def read_classes(path: str | Path) -> list[str]:
 STAGE_OUTPUTS = {
     "prepare": (MANIFEST, CLASSES, FAILURES, SUMMARY),
     "extract": (FAILURES, METRICS),
-    "train": (MODEL, PREDICTIONS, METRICS, CURVE),
+    "train": (MODEL, PREDICTIONS, SELECTION, METRICS, PLOTS_DIR),
     "report": (
         REPORT_HTML,
         COMPARISON_CSV,

@@ -9,10 +9,13 @@ a score of −∞ and hence zero weight, so padding never changes a video's outp
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import nn
 
-from framecache.heads.neural import TorchHead, sinusoidal_positions, valid_mask
+from framecache.heads.masking import sinusoidal_positions, valid_mask
+from framecache.heads.neural import TorchHead
 
 
 class AttentionPoolNet(nn.Module):
@@ -55,6 +58,9 @@ class AttentionHead(TorchHead):
         input_dropout: float = 0.3,
         lr: float = 0.003,
         weight_decay: float = 0.01,
+        hidden_grid: Sequence[int] = (),
+        dropout_grid: Sequence[float] = (0.1, 0.5),
+        weight_decay_grid: Sequence[float] = (),
         batch_size: int = 32,
         max_epochs: int = 100,
         patience: int = 10,
@@ -71,6 +77,9 @@ class AttentionHead(TorchHead):
         self.input_dropout = input_dropout
         self.lr = lr
         self.weight_decay = weight_decay
+        self.hidden_grid = hidden_grid
+        self.dropout_grid = dropout_grid
+        self.weight_decay_grid = weight_decay_grid
         self.batch_size = batch_size
         self.max_epochs = max_epochs
         self.patience = patience

@@ -9,7 +9,10 @@ Protocol of :meth:`TorchHead.fit`: features are standardised with the mean and s
 only; AdamW minimises (optionally class-weighted) cross-entropy; after each epoch the validation loss is
 measured, training stops after ``patience`` epochs without an improvement (a drop of more than ``MIN_DELTA``),
 and the weights of the best epoch are restored. Without a validation split, a stratified part of train is
-held out for this.
+held out for this. Hidden size, dropout and weight decay are chosen the way pooled heads choose C: one such fit
+per combination of ``hidden``/``dropout``/``weight_decay`` and their ``*_grid`` values, and the one with the best
+validation accuracy at its restored epoch (then the lower validation loss, then the earlier) is kept
+(``best_params_``, every candidate in ``grid_``).
 
 Determinism: training runs under a forked RNG seeded from ``random_state`` (the caller's global torch RNG is
 left untouched) and, on CPU, with ``torch.use_deterministic_algorithms``; two CPU fits give identical weights.
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import itertools
 import logging
 import math
 from collections.abc import Iterator, Sequence
@@ -26,12 +30,19 @@ from typing import Any
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from torch import nn
 
 from framecache.compute import resolve_device
 from framecache.evaluation.metrics import nll
-from framecache.heads.base import balanced_weights, check_sequences, encode_labels, even_subsample, holdout
+from framecache.heads.base import (
+    balanced_weights,
+    check_sequences,
+    encode_labels,
+    even_subsample,
+    holdout,
+    selection_key,
+)
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +50,9 @@ PREDICT_BATCH = 256
 # An epoch counts as an improvement only when validation loss drops by more than this: once a head fits the
 # validation set, its loss creeps down by tiny amounts for many epochs that change no prediction.
 MIN_DELTA = 1e-3
+# settings each torch head chooses on validation from ``<name>_grid`` (besides its own value), as pooled heads
+# choose C: the regularisation and the width
+GRID_SETTINGS = ("hidden", "dropout", "weight_decay")
 
 
 @contextlib.contextmanager
@@ -56,32 +70,6 @@ def seeded(seed: int, device: torch.device) -> Iterator[None]:
             yield
         finally:
             torch.use_deterministic_algorithms(previous)
-
-
-def sinusoidal_positions(length: int, dim: int, device: torch.device | None = None) -> torch.Tensor:
-    """``(length, dim)`` sinusoidal encodings of time steps 0..length-1 (Vaswani et al.); any length works."""
-    position = torch.arange(length, dtype=torch.float32, device=device)[:, None]
-    half = (dim + 1) // 2
-    freq = torch.exp(torch.arange(half, dtype=torch.float32, device=device) * (-math.log(10000.0) / max(half, 1)))
-    angles = position * freq[None, :]
-    pe = torch.cat([torch.sin(angles), torch.cos(angles)], dim=1)
-    return pe[:, :dim]
-
-
-def valid_mask(lengths: torch.Tensor, t_max: int) -> torch.Tensor:
-    """``(B, T_max)`` bool, True on each video's real time steps."""
-    return torch.arange(t_max, device=lengths.device)[None, :] < lengths[:, None]
-
-
-def masked_mean(h: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    """Mean of ``h`` ``(B, T, d)`` over each video's valid steps only."""
-    mask = valid_mask(lengths, h.shape[1]).to(h.dtype)[..., None]
-    return (h * mask).sum(dim=1) / lengths.to(h.dtype)[:, None]
-
-
-def last_valid(h: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    """Each video's output at its last valid step, ``(B, d)``."""
-    return h[torch.arange(h.shape[0], device=h.device), lengths - 1]
 
 
 def pad(X: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -102,6 +90,9 @@ class TorchHead(ClassifierMixin, BaseEstimator):
     input_dropout: float
     lr: float
     weight_decay: float
+    hidden_grid: Sequence[int]
+    dropout_grid: Sequence[float]
+    weight_decay_grid: Sequence[float]
     batch_size: int
     max_epochs: int
     patience: int
@@ -170,6 +161,14 @@ class TorchHead(ClassifierMixin, BaseEstimator):
         proba = self._proba(module, X_val, device)
         return {"val_loss": nll(proba, y_val), "val_accuracy": float(np.mean(np.argmax(proba, axis=1) == y_val))}
 
+    def candidates(self) -> list[dict[str, Any]]:
+        """The settings validation chooses among: every combination of each of :data:`GRID_SETTINGS` with
+        the values of its ``<name>_grid`` (the setting's own value first; duplicates tried once)."""
+        axes = {
+            name: list(dict.fromkeys([getattr(self, name), *getattr(self, f"{name}_grid")])) for name in GRID_SETTINGS
+        }
+        return [dict(zip(axes, values, strict=True)) for values in itertools.product(*axes.values())]
+
     def fit(
         self,
         X: Sequence[np.ndarray],
@@ -180,20 +179,49 @@ class TorchHead(ClassifierMixin, BaseEstimator):
         X = check_sequences(X)
         self.n_features_in_ = X[0].shape[1]
         self.classes_, y_idx = encode_labels(y)
-        n_classes = len(self.classes_)
         X_fit, y_fit, X_val, y_val_idx = self._split(X, y_idx, X_val, y_val)
         self._standardise(X, X_fit)
         X_fit = self._prepare(X_fit)
         X_val = self._prepare(X_val, "X_val") if len(X_val) else []
-
         device = resolve_device(self.device, "train.device")
+        grid: list[dict[str, Any]] = []
+        best: tuple[Any, ...] | None = None
+        for order, candidate in enumerate(self.candidates()):
+            module, history, best_epoch = self._train(candidate, X_fit, y_fit, X_val, y_val_idx, device)
+            restored = history[best_epoch - 1] if best_epoch else history[-1]
+            scores = {k: restored[k] for k in ("train_loss", "val_loss", "val_accuracy")}
+            grid.append({"step": order, **candidate, **scores, "epoch": best_epoch, "epochs_run": len(history)})
+            acc, loss = np.nan_to_num(scores["val_accuracy"], nan=0.0), np.nan_to_num(scores["val_loss"], nan=np.inf)
+            key = selection_key(acc, loss, order)
+            if best is None or key < best[0]:
+                best = (key, candidate, module, history, best_epoch)
+        assert best is not None
+        _, self.best_params_, module, self.history_, self.best_epoch_ = best
+        self.grid_ = grid
+        # kept on CPU so the pickled model loads anywhere; prediction moves it to the device for the call
+        self.module_ = module.cpu().eval()
+        self.n_parameters_ = int(sum(p.numel() for p in module.parameters()))
+        return self
+
+    def _train(
+        self,
+        candidate: dict[str, Any],
+        X_fit: list[np.ndarray],
+        y_fit: np.ndarray,
+        X_val: list[np.ndarray],
+        y_val_idx: np.ndarray,
+        device: torch.device,
+    ) -> tuple[nn.Module, list[dict[str, Any]], int]:
+        """One early-stopped fit with ``candidate``'s settings: ``(module with the best epoch's weights,
+        history per epoch, best epoch)``."""
+        n_classes = len(self.classes_)
         with seeded(self.random_state, device):
-            module = self._build_module(self.n_features_in_, n_classes).to(device)
+            module = clone(self).set_params(**candidate)._build_module(self.n_features_in_, n_classes).to(device)
             weight = None
             if self.class_weight == "balanced":
                 weight = torch.tensor(balanced_weights(y_fit, n_classes), dtype=torch.float32, device=device)
             loss_fn = nn.CrossEntropyLoss(weight=weight)
-            optimiser = torch.optim.AdamW(module.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+            optimiser = torch.optim.AdamW(module.parameters(), lr=self.lr, weight_decay=candidate["weight_decay"])
             generator = torch.Generator().manual_seed(self.random_state)
 
             def step(x: torch.Tensor, lengths: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -224,13 +252,7 @@ class TorchHead(ClassifierMixin, BaseEstimator):
                         break
             if best_state is not None:
                 module.load_state_dict(best_state)
-
-        # kept on CPU so the pickled model loads anywhere; prediction moves it to the device for the call
-        self.module_ = module.cpu().eval()
-        self.history_ = history
-        self.best_epoch_ = best_epoch
-        self.n_parameters_ = int(sum(p.numel() for p in module.parameters()))
-        return self
+        return module, history, best_epoch
 
     # ---------------------------------------------------------------------------------------------- predict
 

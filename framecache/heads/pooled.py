@@ -82,7 +82,7 @@ class DescriptorHead(ClassifierMixin, BaseEstimator):
             D_fit, y_fit, D_val, y_val_idx = D[fit_idx], y_idx[fit_idx], D[val_idx], y_idx[val_idx]
             refit = len(fit_idx) < len(y_idx)
 
-        history: list[dict[str, Any]] = []
+        history: list[dict[str, Any]] = []  # one row per candidate: what selection.csv shows
         best: tuple[tuple[float, float, int], dict[str, float], Any] | None = None
         for step, cand in enumerate(self._candidates(D.shape[1])):
             est = self._fit_quietly(self._make(cand, y_fit), D_fit, y_fit)
@@ -106,7 +106,7 @@ class DescriptorHead(ClassifierMixin, BaseEstimator):
         if refit:
             estimator = self._fit_quietly(self._make(self.best_params_, y_idx), D, y_idx)
         self.estimator_ = estimator
-        self.history_ = history
+        self.grid_ = history
         self.n_parameters_ = int(self._count_parameters(estimator))
         return self
 

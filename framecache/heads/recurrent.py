@@ -8,11 +8,14 @@ the real steps only.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from framecache.heads.neural import TorchHead, masked_mean
+from framecache.heads.masking import masked_mean
+from framecache.heads.neural import TorchHead
 
 _CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 
@@ -75,6 +78,9 @@ class RecurrentHead(TorchHead):
         input_dropout: float = 0.3,
         lr: float = 0.003,
         weight_decay: float = 0.01,
+        hidden_grid: Sequence[int] = (),
+        dropout_grid: Sequence[float] = (0.1, 0.5),
+        weight_decay_grid: Sequence[float] = (),
         batch_size: int = 32,
         max_epochs: int = 100,
         patience: int = 10,
@@ -92,6 +98,9 @@ class RecurrentHead(TorchHead):
         self.input_dropout = input_dropout
         self.lr = lr
         self.weight_decay = weight_decay
+        self.hidden_grid = hidden_grid
+        self.dropout_grid = dropout_grid
+        self.weight_decay_grid = weight_decay_grid
         self.batch_size = batch_size
         self.max_epochs = max_epochs
         self.patience = patience

@@ -8,11 +8,14 @@ the last valid step; padding never changes it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import nn
 
 from framecache.errors import FramecacheError
-from framecache.heads.neural import TorchHead, last_valid, masked_mean, sinusoidal_positions, valid_mask
+from framecache.heads.masking import last_valid, masked_mean, sinusoidal_positions, valid_mask
+from framecache.heads.neural import TorchHead
 
 
 class TransformerNet(nn.Module):
@@ -62,6 +65,9 @@ class TransformerHead(TorchHead):
         input_dropout: float = 0.3,
         lr: float = 0.003,
         weight_decay: float = 0.01,
+        hidden_grid: Sequence[int] = (),
+        dropout_grid: Sequence[float] = (0.1, 0.5),
+        weight_decay_grid: Sequence[float] = (),
         batch_size: int = 32,
         max_epochs: int = 100,
         patience: int = 10,
@@ -80,6 +86,9 @@ class TransformerHead(TorchHead):
         self.input_dropout = input_dropout
         self.lr = lr
         self.weight_decay = weight_decay
+        self.hidden_grid = hidden_grid
+        self.dropout_grid = dropout_grid
+        self.weight_decay_grid = weight_decay_grid
         self.batch_size = batch_size
         self.max_epochs = max_epochs
         self.patience = patience

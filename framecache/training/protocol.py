@@ -7,6 +7,8 @@
    earlier.
 3. Test is then scored once per fitted head; metrics are reported as the mean over repeats with the spread
    (sample standard deviation; 0 for a single repeat).
+
+With ``train.evaluation: group_kfold`` the same rules hold per fold (:mod:`framecache.training.crossval`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from framecache.compute import cpu_threads
 from framecache.errors import FramecacheError
 from framecache.evaluation.metrics import classification_metrics, spread_proba
 from framecache.heads.base import count_truncated
+from framecache.training.crossval import own_groups, run_cross_validation
 from framecache.training.inputs import SealedSplit, SplitData, split_data
 from framecache.training.results import RepeatResult, TrainingResult
 
@@ -86,21 +89,42 @@ def train_head(
     seed: int = 0,
     device: str = "auto",
     threads: int | None = 1,
+    evaluation: str = "holdout",
+    folds: int = 5,
+    groups: Sequence[str] | None = None,
 ) -> TrainingResult:
-    """Train and score the head configured as ``heads.<name>`` (``config``) on a store's sequences."""
-    data = split_data(ids, X, y, split)
+    """Train and score the head configured as ``heads.<name>`` (``config``) on a store's sequences: on the
+    store's splits (``evaluation="holdout"``) or out of fold over all its videos (``"group_kfold"``, by
+    ``groups``; see :mod:`framecache.training.crossval`)."""
     n_classes = len(classes)
     if len(y) and (int(np.min(y)) < 0 or int(np.max(y)) >= n_classes):
         raise FramecacheError(f"labels outside 0..{n_classes - 1}: the store's classes and labels disagree")
     if heads.uses_torch(config):
         import torch  # noqa: F401 - loaded before cpu_threads so its thread count is limited too
-    results = run_protocol(
-        lambda rs: heads.build_head(config, random_state=rs, device=device),
-        data,
+
+    def make(rs: int) -> Any:
+        return heads.build_head(config, random_state=rs, device=device)
+
+    truncated = count_truncated(X, getattr(heads.settings_of(config, name), "max_len", None))
+    if evaluation == "holdout":
+        data = split_data(ids, X, y, split)
+        results = run_protocol(make, data, n_classes, repeats=repeats, seed=seed, threads=threads)
+        return TrainingResult(name, dict(config), list(classes), data, results, truncated)
+    if groups is None:
+        raise FramecacheError("group k-fold needs each video's group")
+    cv = run_cross_validation(
+        make,
+        SplitData(list(ids), list(X), np.asarray(y, dtype=np.int64)),
+        groups,
+        lambda head, X_part: full_proba(head, X_part, n_classes),
         n_classes,
+        folds=folds,
+        val_fraction=heads.settings_of(config, name).val_fraction,
         repeats=repeats,
         seed=seed,
         threads=threads,
     )
-    cap = getattr(results[0].head, "max_len", None)
-    return TrainingResult(name, dict(config), list(classes), data, results, count_truncated(X, cap))
+    return TrainingResult(
+        name, dict(config), list(classes), cv.data, cv.repeats, truncated, evaluation, cv.fold, cv.model,
+        cv.fit_videos, len(set(own_groups(ids, groups))),
+    )  # fmt: skip

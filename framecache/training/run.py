@@ -40,6 +40,9 @@ def train_from_store(params: Mapping[str, Any], head: str, store: str | Path, ou
         seed=params["seed"],
         device=train["device"],
         threads=train["cpu_threads"],
+        evaluation=train["evaluation"],
+        folds=train["folds"],
+        groups=seqs.group,
     )
     write_outputs(result, out)
     return result.summary()

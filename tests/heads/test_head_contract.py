@@ -49,7 +49,11 @@ def test_contract_on_tiny_mixed_length_sequences(record, tmp_path):
     # learned state ends in "_" (scikit-learn's convention: set by fit, never by __init__)
     learned = set(vars(head)) - set(head.get_params())
     assert learned and all(name.endswith("_") for name in learned), sorted(learned)
-    assert head.history_ and all({"step", "train_loss", "val_loss", "val_accuracy"} <= set(r) for r in head.history_)
+    # every head chooses on validation from a grid: each candidate's scores, and the one kept
+    assert head.grid_ and all({"step", "train_loss", "val_loss", "val_accuracy"} <= set(r) for r in head.grid_)
+    assert any(all(r[k] == v for k, v in head.best_params_.items()) for r in head.grid_)
+    if record.uses_torch:  # ... and a torch head's training curve is the chosen candidate's epochs
+        assert head.history_ and all({"step", "train_loss", "val_loss"} <= set(r) for r in head.history_)
     assert head.n_parameters_ > 0
     # T = 1 everywhere still works
     np.testing.assert_allclose(head.predict_proba([x[:1] for x in Xv]).sum(axis=1), 1.0, atol=1e-9)

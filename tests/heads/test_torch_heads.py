@@ -45,6 +45,27 @@ def test_early_stopping_restores_best_epoch():
     assert -np.mean(np.log(p[np.arange(len(yv)), idx])) == pytest.approx(best, rel=1e-5)
 
 
+def test_regularisation_is_chosen_on_validation_from_the_grid():
+    from framecache.heads.base import selection_key
+
+    X, y = tiny(seed=4)
+    Xv, yv = tiny(n_per_class=3, seed=5)
+    config = fast("gru", dropout=0.0, dropout_grid=[0.5, 0.0], hidden_grid=[4], weight_decay_grid=[0.1])
+    head = heads.build_head(config, random_state=0).fit(X, y, Xv, yv)
+    # the head's own values first, each grid value once: 2 hidden x 2 dropout x 2 weight decay
+    assert head.candidates()[0] == {"hidden": 8, "dropout": 0.0, "weight_decay": 0.01} and len(head.grid_) == 8
+    assert {(r["hidden"], r["dropout"], r["weight_decay"]) for r in head.grid_} == {
+        (h, d, w) for h in (8, 4) for d in (0.0, 0.5) for w in (0.01, 0.1)
+    }
+    best = min(head.grid_, key=lambda r: selection_key(r["val_accuracy"], r["val_loss"], r["step"]))
+    assert head.best_params_ == {k: best[k] for k in ("hidden", "dropout", "weight_decay")}
+    assert head.best_epoch_ == best["epoch"] and len(head.history_) == best["epochs_run"]
+    # the kept model is the chosen candidate's: same as fitting that candidate alone
+    alone = heads.build_head(fast("gru", **head.best_params_, dropout_grid=[]), random_state=0).fit(X, y, Xv, yv)
+    np.testing.assert_allclose(head.predict_proba(Xv), alone.predict_proba(Xv), atol=1e-6)
+    assert head.n_parameters_ == alone.n_parameters_
+
+
 def test_max_len_subsamples_and_counts():
     X, y = tiny(lengths=(1, 12))
     head = heads.build_head(fast("gru", max_len=4), random_state=0).fit(X, y)

@@ -13,7 +13,7 @@ import pytest
 from framecache import heads
 from framecache.compute import cpu_threads
 from framecache.errors import FramecacheError
-from framecache.evaluation.metrics import METRIC_NAMES
+from framecache.evaluation.metrics import METRIC_NAMES, mean_std
 from framecache.training import (
     SealedSplit,
     SplitData,
@@ -121,20 +121,29 @@ def test_train_head_outputs(tmp_path, config):
     ids, X, y, split = dataset()
     result = train_head("h", config, ids, X, y, split, CLASSES, repeats=2, seed=0, device="cpu")
     write_outputs(result, tmp_path)
-    assert {p.name for p in tmp_path.iterdir()} == {"model.pkl", "predictions.csv", "metrics.json", "curve.csv"}
+    torch_head = config["type"] == "gru"
+    assert {p.name for p in tmp_path.iterdir()} == {"model.pkl", "predictions.csv", "metrics.json", "selection.csv",
+                                                    "plots"}  # fmt: skip
+    plots = {p.name for p in (tmp_path / "plots").iterdir()}
+    assert plots == ({"confusion.png", "curve.csv", "curve.png"} if torch_head else {"confusion.png"})
 
     metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["evaluation"] == "holdout" and "folds" not in metrics
     for split_name in ("test", "val"):
         for name in METRIC_NAMES:
             assert np.isfinite(metrics[f"{split_name}_{name}"]) and metrics[f"{split_name}_{name}_std"] >= 0
     per_repeat = [r.metrics["test"]["top1"] for r in result.repeats]
     assert metrics["test_top1"] == pytest.approx(np.mean(per_repeat))
+    assert (metrics["test_top1"], metrics["test_top1_std"]) == pytest.approx(mean_std(per_repeat))  # ddof=1
     assert metrics["test_top1_std"] == pytest.approx(np.std(per_repeat, ddof=1))
     assert metrics["repeats"] == 2 and metrics["test_videos"] == 6 and metrics["val_videos"] == 6
     assert metrics["parameters"] == result.repeats[0].head.n_parameters_ > 0
     assert metrics["fit_seconds"] > 0 and metrics["inference_ms_per_video"] > 0
     expected_truncated = sum(len(x) > 3 for x in X) if "max_len" in config else 0
     assert metrics["truncated_videos"] == expected_truncated
+    first = result.repeats[0].head
+    assert metrics["selected"] == {k: float(v) for k, v in {**first.best_params_, **(
+        {"epoch": first.best_epoch_, "epochs_run": len(first.history_)} if torch_head else {})}.items()}  # fmt: skip
 
     pred = pd.read_csv(tmp_path / "predictions.csv")
     assert list(pred.columns) == ["video_id", "split", "repeat", "label", "predicted", "p_a", "p_b", "p_c"]
@@ -149,9 +158,31 @@ def test_train_head_outputs(tmp_path, config):
     test_X = [x for x, s in zip(X, split, strict=True) if s == "test"]
     np.testing.assert_allclose(model.predict_proba(test_X), first_test[["p_a", "p_b", "p_c"]], atol=1e-8)
 
-    curve = pd.read_csv(tmp_path / "curve.csv")
-    assert list(curve.columns) == ["repeat", "step", "train_loss", "val_loss", "val_accuracy"]
-    assert set(curve["repeat"]) == {0, 1} and len(curve) == sum(len(r.head.history_) for r in result.repeats)
+    # selection.csv: every candidate of every repeat, exactly one chosen per repeat, the one in metrics
+    selection = pd.read_csv(tmp_path / "selection.csv")
+    grid_keys = ["hidden", "dropout", "weight_decay"] if torch_head else ["C"]
+    scores = ["train_loss", "val_loss", "val_accuracy", *(["epoch", "epochs_run"] if torch_head else [])]
+    assert list(selection.columns) == ["repeat", "fold", "step", *grid_keys, *scores, "chosen"]
+    assert len(selection) == 2 * len(first.grid_) and selection.groupby("repeat")["chosen"].sum().tolist() == [1, 1]
+    chosen = selection[(selection["repeat"] == 0) & (selection["chosen"] == 1)].iloc[0]
+    assert {k: chosen[k] for k in grid_keys} == pytest.approx(first.best_params_)
+
+    if torch_head:  # a real curve: every epoch of every repeat, the restored one marked
+        curve = pd.read_csv(tmp_path / "plots" / "curve.csv")
+        assert list(curve.columns) == ["repeat", "step", "train_loss", "val_loss", "val_accuracy", "restored"]
+        assert set(curve["repeat"]) == {0, 1} and len(curve) == sum(len(r.head.history_) for r in result.repeats)
+        restored = curve[curve["restored"] == 1]
+        assert list(restored["step"]) == [r.head.best_epoch_ for r in result.repeats]
+
+
+def test_pooled_head_curve_rows_are_never_written_as_a_curve(tmp_path):
+    ids, X, y, split = dataset()
+    result = train_head("h", {"type": "svm", "C_grid": [0.1, 1.0]}, ids, X, y, split, CLASSES, device="cpu")
+    (tmp_path / "plots").mkdir()
+    (tmp_path / "plots" / "curve.csv").write_text("stale")  # left by an earlier torch configuration
+    write_outputs(result, tmp_path)
+    assert not (tmp_path / "plots" / "curve.csv").exists() and not (tmp_path / "plots" / "curve.png").exists()
+    assert list(pd.read_csv(tmp_path / "selection.csv")["C"]) == [0.1, 1.0]
 
 
 def test_two_runs_give_identical_metrics():

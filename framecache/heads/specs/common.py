@@ -41,7 +41,11 @@ ClassWeight = Annotated[
 ]
 Readout = Literal["last", "mean"]
 # what a tiny torch fit needs to be fast and still learn something: few epochs, a high rate, no dropout
-QUICK = {"max_epochs": 8, "patience": 3, "lr": 0.03, "dropout": 0.0, "input_dropout": 0.0}
+QUICK = {"max_epochs": 8, "patience": 3, "lr": 0.03, "dropout": 0.0, "input_dropout": 0.0, "dropout_grid": []}
+_GRID = (
+    "tried on validation besides `{0}` (every combination with the other grids; the one with the best validation "
+    "accuracy at its restored epoch, then log-loss, is kept, as pooled heads choose C); [] keeps `{0}` fixed"
+)
 
 
 class TorchSettings(Settings):
@@ -52,6 +56,15 @@ class TorchSettings(Settings):
     input_dropout: Float = Field(0.3, ge=0, le=0.9, description="dropout on each input feature vector")
     lr: Float = Field(0.003, gt=0, description="AdamW learning rate")
     weight_decay: Float = Field(0.01, ge=0, description="AdamW weight decay")
+    hidden_grid: strict_list(Annotated[Int, Field(ge=1)]) = Field(
+        [], description="hidden sizes " + _GRID.format("hidden")
+    )
+    dropout_grid: strict_list(Annotated[Float, Field(ge=0, le=0.9)]) = Field(
+        [0.1, 0.5], description="dropout rates " + _GRID.format("dropout")
+    )
+    weight_decay_grid: strict_list(Annotated[Float, Field(ge=0)]) = Field(
+        [], description="weight decays " + _GRID.format("weight_decay")
+    )
     batch_size: Int = Field(32, ge=1, description="videos per optimisation step")
     max_epochs: Int = Field(100, ge=1, description="upper bound on training epochs")
     patience: Int = Field(
