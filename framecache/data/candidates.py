@@ -135,7 +135,10 @@ def walk(root: Path, extensions: Sequence[str]) -> Walk:
         unreadable.append(Failure(str(exc.filename), f"cannot list folder: {exc.strerror or exc}"))
 
     for dirpath, dirnames, filenames in os.walk(root, onerror=unlistable, followlinks=True):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        # symlinked folders are followed, except a link back up the tree, which would loop forever
+        here = os.path.join(os.path.realpath(dirpath), "")
+        real = {d: os.path.join(os.path.realpath(os.path.join(dirpath, d)), "") for d in dirnames}
+        dirnames[:] = sorted(d for d, r in real.items() if not d.startswith(".") and not here.startswith(r))
         for name in sorted(filenames):
             file = Path(dirpath) / name
             if name.startswith("."):

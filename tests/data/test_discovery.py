@@ -26,6 +26,13 @@ def test_folder_layout_scan_ignores_non_videos_and_flags_loose_files(tmp_path, m
     ]
     assert found.ignored_files == 2
     assert [f.reason for f in found.failures] == ["not inside a class folder (expected root/<class>/<video>)"]
+    (tmp_path / "walk" / "loop").symlink_to(tmp_path, target_is_directory=True)  # a link back up the tree
+    (tmp_path / "linked").symlink_to(tmp_path / "run", target_is_directory=True)  # an alias is followed
+    assert sorted(c.video_id for c in discover(tmp_path, EXTS, 1).candidates) == [
+        "linked/run_1.mp4",
+        "run/run_1.mp4",
+        "walk/walk_1.mp4",
+    ]
 
 
 def test_manifest_relative_paths_and_validation(tmp_path):
