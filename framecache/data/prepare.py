@@ -96,9 +96,11 @@ def _index(found: Discovery, dataset: Path, out: Path) -> tuple[list[Indexed], l
     if not indexed:
         _write_failures(out, failures)
         reasons = Counter(f.reason for f in failures).most_common(2)
+        n = len(found.candidates)
         raise DatasetError(
-            f"no usable video in {dataset}: {len(found.candidates)} candidate file(s), none decodable; "
-            f"{len(failures)} file(s) left out, most often because: "
+            f"no usable video in {dataset}: "
+            + (f"none of the {n} video file(s) decodes; " if n else "")
+            + f"{len(failures)} file(s) left out, most often because: "
             + "; ".join(f"{r} ({n})" for r, n in reasons)
             + f". Every file and reason is in {out / FAILURES}"
         )

@@ -164,3 +164,15 @@ def test_summary_is_json_with_the_matching(tmp_path, params):
     assert json.loads((tmp_path / "out" / "summary.json").read_text())["matching"] == summary["matching"]
     assert summary["matching"]["lists"] == "trainlist01.txt + testlist01.txt" and summary["unreadable_entries"] == 0
     assert summary["list_matching"] == "12 of 12 listed videos found (trainlist01.txt + testlist01.txt)"
+
+
+def test_no_usable_video_says_why_from_the_failures(tmp_path, params, make_video):
+    root = tmp_path / "ds"
+    make_video(root / "loose.mp4", frames=3, size=16)
+    (root / "a").mkdir()
+    (root / "a" / "empty.mp4").write_bytes(b"")
+    with pytest.raises(DatasetError) as err:
+        prepare_dataset(root, tmp_path / "out", params)
+    assert str(err.value).startswith(f"no usable video in {root}: none of the 1 video file(s) decodes; 2 file(s) left")
+    assert "not inside a class folder (expected root/<class>/<video>) (1); empty file (0 bytes) (1)" in str(err.value)
+    assert len(_read(tmp_path / "out", "failures.csv")) == 2
