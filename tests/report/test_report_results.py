@@ -7,7 +7,13 @@ import pytest
 
 from framecache import layout
 from framecache.errors import FramecacheError
-from framecache.report.results import is_baseline_candidate, load_head_result, read_classes, read_predictions
+from framecache.report.results import (
+    CURVE_PLACES,
+    is_baseline_candidate,
+    load_head_result,
+    read_classes,
+    read_predictions,
+)
 from tests.report.train_outputs import CLASSES, TWO, write_fixture
 
 
@@ -37,7 +43,8 @@ def test_missing_files_become_problems(tmp_path):
     dirs = write_fixture(tmp_path, heads=TWO)
     folder = layout.head_dir(dirs["models"], "lstm")
     (folder / layout.METRICS).unlink()
-    (folder / layout.CURVE).write_text("epoch,loss\n0,1.0\n")
+    curve = next(folder / p for p in CURVE_PLACES if (folder / p).is_file())  # where the train stage wrote it
+    curve.write_text("epoch,loss\n0,1.0\n")
     res, classes = load_head_result(dirs["models"], "lstm", TWO["lstm"][0], None)
     assert res.usable and classes == CLASSES
     assert res.problems == ["metrics.json missing: cost columns empty", "curve.csv lacks repeat/step columns"]

@@ -102,14 +102,16 @@ def test_selection_csv_and_plots_curve_are_read_when_the_train_stage_writes_them
     # a train stage that records its candidates in selection.csv and a torch head's curve under plots/
     dirs = write_fixture(tmp_path, heads=TWO)
     pool, lstm = dirs["models"] / "pool_mean", dirs["models"] / "lstm"
-    (pool / "curve.csv").unlink()
+    for old in (pool / "curve.csv", pool / "plots" / "curve.csv", pool / "selection.csv"):
+        old.unlink(missing_ok=True)
     pd.DataFrame({"repeat": 0, "fold": "", "step": [0, 1, 2], "C": [0.1, 1.0, 10.0], "train_loss": 0.5,
                   "val_loss": [0.9, 0.7, 0.8], "val_accuracy": [0.6, 0.8, 0.7], "chosen": [0, 1, 0]}).to_csv(
         pool / "selection.csv", index=False)  # fmt: skip
-    curve = pd.read_csv(lstm / "curve.csv").assign(restored=lambda d: (d["step"] == 3).astype(int))
-    (lstm / "plots").mkdir()
+    written = next(p for p in (lstm / "plots" / "curve.csv", lstm / "curve.csv") if p.is_file())
+    curve = pd.read_csv(written).assign(restored=lambda d: (d["step"] == 3).astype(int))
+    written.unlink()
+    (lstm / "plots").mkdir(exist_ok=True)
     curve.to_csv(lstm / "plots" / "curve.csv", index=False)
-    (lstm / "curve.csv").unlink()
     pd.DataFrame({"repeat": 0, "fold": "", "step": [0, 1], "dropout": [0.1, 0.5], "epoch": [3, 5],
                   "train_loss": 0.4, "val_loss": [0.6, 0.7], "val_accuracy": [0.9, 0.8], "chosen": [1, 0]}).to_csv(
         lstm / "selection.csv", index=False)  # fmt: skip

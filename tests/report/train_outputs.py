@@ -21,7 +21,6 @@ import pandas as pd
 from framecache import heads as registry
 from framecache import layout
 from framecache.evaluation.metrics import classification_metrics
-from framecache.fileio import write_csv, write_json
 from framecache.report.build import build_report
 from framecache.report.comparison import Comparison, compare
 from framecache.report.results import load_head_result, read_groups
@@ -124,8 +123,9 @@ def _split_data(evald: list[dict], split: str, classes: list[str]) -> SplitData:
 
 def _write_head(folder: Path, name: str, spec: dict, acc: tuple[float, float], evald: list[dict], repeats: int,
                 rng, label_as_index: bool, classes: list[str]) -> None:  # fmt: skip
-    """The head's outputs through the train stage's own writers (framecache.training), so the fixture is
-    exactly what train@<head> writes: predictions.csv, metrics.json (with ``_std`` twins) and curve.csv."""
+    """The head's outputs written by the train stage's own writer (``framecache.training.outputs.write_outputs``
+    on a ``TrainingResult``), so the fixture is exactly what train@<head> writes: model.pkl, predictions.csv,
+    metrics.json (with ``_std`` twins) and the head's curve/selection files, whatever their current layout."""
     folder.mkdir(parents=True, exist_ok=True)
     data = {split: _split_data(evald, split, classes) for split in ("val", "test")}
     data["train"] = SplitData(["t"], [], np.zeros(1, np.int64))
@@ -137,16 +137,12 @@ def _write_head(folder: Path, name: str, spec: dict, acc: tuple[float, float], e
             res.proba[split] = simulate_proba(labels, *acc, rng, classes)
             res.metrics[split] = classification_metrics(data[split].y, res.proba[split])
         results.append(res)
-    result = TrainingResult(name, spec, classes, data, results, truncated_videos=0)
-    rows = list(outputs.prediction_rows(result))
-    if label_as_index:
-        for row in rows:
-            row["label"], row["predicted"] = classes.index(row["label"]), classes.index(row["predicted"])
-    columns = [*layout.PREDICTION_COLUMNS, *(layout.probability_column(c) for c in classes)]
-    write_csv(folder / layout.PREDICTIONS, rows, columns)
-    write_csv(folder / layout.CURVE, outputs.curve_rows(result), layout.CURVE_COLUMNS)
-    write_json(folder / layout.METRICS, result.summary())
-    (folder / layout.MODEL).write_bytes(b"not used by the report")
+    outputs.write_outputs(TrainingResult(name, spec, classes, data, results, truncated_videos=0), folder)
+    if label_as_index:  # a hand-made file may write class indices instead of names
+        pred = pd.read_csv(folder / layout.PREDICTIONS)
+        for col in ("label", "predicted"):
+            pred[col] = pred[col].map(classes.index)
+        pred.to_csv(folder / layout.PREDICTIONS, index=False)
 
 
 def write_fixture(
