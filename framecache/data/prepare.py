@@ -114,7 +114,9 @@ def _report_matching(found: Discovery, dataset: Path) -> None:
     if found.matching.complete:
         log.info("%s", found.matching.message(dataset))
     else:
-        log.warning("%s (all listed in failures.csv)", found.matching.message(dataset))
+        # a manifest may list a subset on purpose: its unlisted files are not failures, its missing files are
+        where = "missing files are" if found.source == "manifest" else "each is"
+        log.warning("%s (%s listed in failures.csv)", found.matching.message(dataset), where)
 
 
 def _report_unreadable(found: Discovery, dataset: Path) -> None:
