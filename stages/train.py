@@ -3,9 +3,9 @@
     python -m stages.train --params params.yaml --head lstm --store data/features/efficientnet_lite0.h5 \\
         --out data/models/lstm
 
-The head's settings are ``heads.<head>`` in params.yaml; ``train.repeats``, ``train.device``,
-``train.cpu_threads`` and ``seed`` apply to every head. The protocol is in :mod:`framecache.training`; this
-command calls :func:`framecache.training.run.train_from_store`.
+The head's settings are ``heads.<head>`` in params.yaml; ``train.repeats``, ``train.evaluation`` (holdout or
+group_kfold), ``train.folds``, ``train.device``, ``train.cpu_threads`` and ``seed`` apply to every head. The
+protocol is in :mod:`framecache.training`; this command calls :func:`framecache.training.run.train_from_store`.
 """
 
 from __future__ import annotations

@@ -87,7 +87,12 @@ class TrainingResult:
 def selected_settings(head: Any) -> dict[str, float]:
     """What validation chose: the grid point (C, γ; a torch head's hidden, dropout, weight_decay) and, for a
     torch head, the restored epoch and the epochs it ran."""
-    out: dict[str, float] = {k: float(v) for k, v in getattr(head, "best_params_", {}).items()}
+    out: dict[str, float] = {k: _number(v) for k, v in getattr(head, "best_params_", {}).items()}
     if hasattr(head, "best_epoch_"):
         out.update(epoch=int(head.best_epoch_), epochs_run=len(head.history_))
     return out
+
+
+def _number(value: Any) -> float:
+    # a width stays an integer (hidden 64, not 64.0); a rate or strength is a float
+    return int(value) if isinstance(value, int | np.integer) else float(value)
