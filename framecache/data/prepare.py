@@ -51,6 +51,7 @@ def prepare_dataset(dataset: Path, out: Path, params: Mapping[str, Any]) -> dict
             "a manifest.csv, or split lists)"
         )
     _report_matching(found, dataset)
+    _report_unreadable(found, dataset)
     indexed, failures = _index(found, dataset, out)
     indexed, conflicts = drop_conflicting_labels(indexed)
     failures += conflicts
@@ -92,7 +93,6 @@ def _index(found: Discovery, dataset: Path, out: Path) -> tuple[list[Indexed], l
     failures = found.failures + probe_failures
     known = {f.path for f in failures}
     failures += [f for f in found.unreadable if f.path not in known]
-    _report_unreadable(found, dataset)
     if not indexed:
         _write_failures(out, failures)
         reasons = Counter(f.reason for f in failures).most_common(2)
@@ -126,8 +126,8 @@ def _report_unreadable(found: Discovery, dataset: Path) -> None:
     more = f" and {len(found.unreadable) - SHOWN} more" if len(found.unreadable) > SHOWN else ""
     log.warning(
         "%d unreadable entr(ies) in %s: %s%s. They are left out here, but `dvc repro` hashes the whole dataset "
-        "folder before prepare runs and stops at them: delete them, fix their permissions, or list them in a "
-        ".dvcignore file in the repository",
+        "folder before prepare runs and stops at them: delete them, restore their targets or fix their permissions "
+        "(or, for a dataset inside the repository, list them in the repository's .dvcignore)",
         len(found.unreadable),
         dataset,
         shown,
