@@ -35,9 +35,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         params, Path(args.prepared), Path(args.features), Path(args.store), Path(args.models), Path(args.out)
     )
     log.info(
-        "report: %s heads compared on %d test videos; best test top-1 %s (%.3f); written to %s",
-        len(summary["heads"]), summary["test_videos"], summary["best_head"], summary["best_test_top1"],
-        Path(args.out) / layout.REPORT_HTML,
+        "report: %s heads compared on %d test videos (%d groups); chosen on %s: %s, test top-1 %.3f; written to %s",
+        len(summary["heads"]), summary["test_videos"], summary["test_groups"], summary["best_head_chosen_on"],
+        summary["best_head"], summary["best_test_top1"], Path(args.out) / layout.REPORT_HTML,
     )  # fmt: skip
     return 0
 
