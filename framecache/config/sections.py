@@ -73,7 +73,10 @@ class Prepare(Settings):
         "gives none (UCF101: _g08_); videos without a match are their own group",
     )
     split_list: Int = Field(
-        1, ge=1, description="which UCF101-style split (trainlist0N/testlist0N) to use when list files exist"
+        1,
+        ge=1,
+        description="which official split to use when split files exist: UCF101's trainlist0N/testlist0N or "
+        "HMDB51's <class>_test_splitN (both ship splits 1, 2 and 3)",
     )
     extensions: StrList = Field(
         EXTENSIONS, min_length=1, description="file endings indexed when scanning a folder (case-insensitive)"

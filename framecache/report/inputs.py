@@ -98,7 +98,8 @@ def _store_facts(store: Path, out: Facts) -> None:
     for key, value in info.items():
         out.facts.append((f"store: {key}", shown(value)))
     if len(videos) and {"policy", "split", "num_samples"} <= set(videos.columns):
-        # full = sampled as asked; keep/repeat = shorter than asked (kept short / padded); capped = truncated
+        # full = sampled as asked; keep/repeat = shorter than asked (kept short / padded);
+        # capped = more samples than max_frames: max_frames kept, spread over the whole clip
         outcome = pd.crosstab(videos["policy"], videos["split"], margins=True, margins_name="total")
         out.tables.append(
             ("Sampling outcome per video (store)", outcome.rename_axis(index="policy", columns=None).reset_index())
