@@ -64,6 +64,7 @@ class Demuxed:
     pts_complete: bool = False  # every packet had its own pts (not a dts stand-in)
     format: str = ""  # the demuxer's name(s), e.g. "mov,mp4,m4a,3gp,3g2,mj2", "avi", "matroska,webm"
     sublayers: int = 0  # HEVC temporal sub-layers per its hvcC record; 0 when unknown or not HEVC
+    indexed: bool = False  # read from the container's sample table (:func:`indexed`), not a demux pass
 
 
 def demux(path: Path) -> Demuxed:
@@ -107,6 +108,50 @@ def demux(path: Path) -> Demuxed:
         pts_complete=own_pts and time_base is not None,
         format=fmt,
         sublayers=sublayers,
+    )
+
+
+def indexed(path: Path) -> Demuxed | None:
+    """What :func:`demux` gives, read from an MP4/MOV sample table instead of from every packet (about ten
+    times faster on long clips), or None where the table cannot stand in for a demux pass: incomplete or
+    pointing past the end of the file (cut files), discarded samples, or a stream whose decoder reorders
+    frames. Without reordering decode order is display order and each packet's pts is its dts plus the first
+    packet's offset; the seeking decoder checks that on every packet it reads and, on any difference, the
+    video gets a real demux pass instead."""
+    container = open_video(path)
+    with container:
+        stream = container.streams.video[0]
+        fmt = container.format.name
+        if "mp4" not in fmt.split(",") or stream.codec_context.has_b_frames or stream.time_base is None:
+            return None
+        # copied out at once: the entries are views of FFmpeg's table, which reading packets may change
+        entries = [(e.timestamp, e.is_keyframe, e.is_discard, e.pos, e.size) for e in stream.index_entries]
+        if not entries or len(entries) != stream.frames:
+            return None
+        if any(discard or size <= 0 for _, _, discard, _, size in entries):
+            return None
+        if max(pos + size for _, _, _, pos, size in entries) > path.stat().st_size:
+            return None
+        dts = np.asarray([e[0] for e in entries], dtype=np.int64)
+        if np.any(np.diff(dts) <= 0):
+            return None
+        first = next((packet for packet in container.demux(stream) if packet.size > 0), None)
+        if first is None or first.pts is None or first.dts != dts[0]:
+            return None
+        pts = dts + (first.pts - first.dts)
+        codec = stream.codec_context.name
+        sublayers = hevc_sublayers(stream.codec_context.extradata) if codec == "hevc" else 0
+        time_base = float(stream.time_base)
+    return Demuxed(
+        pts=pts.tolist(),
+        times=(dts - dts[0]).astype(np.float64) * time_base,
+        codec=codec,
+        keyframe=tuple(bool(e[1]) for e in entries),
+        dts=tuple(dts.tolist()),
+        pts_complete=True,
+        format=fmt,
+        sublayers=sublayers,
+        indexed=True,
     )
 
 

@@ -19,7 +19,7 @@ import av
 import numpy as np
 
 from framecache.errors import VideoError
-from framecache.video.container import Demuxed, demux, ffmpeg_reason, open_video, sample_aspect
+from framecache.video.container import Demuxed, demux, ffmpeg_reason, indexed, open_video, sample_aspect
 from framecache.video.frames import Geometry, frame_to_rgb
 from framecache.video.sampling import Sampling, sample_indices
 from framecache.video.seeking import SeekRefused, decode_seeking
@@ -129,13 +129,20 @@ def load_sample(path: str | Path, sampling: Sampling, geometry: Geometry, *, mod
     :class:`VideoError` when no frame decodes.
     """
     path = Path(path)
+    if mode not in MODES:
+        raise ValueError(f"decode mode {mode!r} is not one of {MODES}")
+    # fps sampling reads every frame's time, which only a demux pass gives for certain
+    quick = indexed(path) if mode == "seek" and sampling.policy != "fps" else None
+    if quick is not None:
+        idx, policy = _indices(len(quick.times), sampling, quick.times)
+        got, decoding, _note = _decode_fast(path, idx, quick, geometry, mode)
+        if got is not None:
+            return _sample(got, idx, policy, quick.times, len(quick.times), "", decoding + ", sample table")
     demuxed = demux(path)
     times = demuxed.times
     total = len(times)
     length = total
     idx, policy = _indices(length, sampling, times)
-    if mode not in MODES:
-        raise ValueError(f"decode mode {mode!r} is not one of {MODES}")
     got, decoding, note = None, "sequential", ""
     if mode != "sequential":
         got, decoding, note = _decode_fast(path, idx, demuxed, geometry, mode)
@@ -147,25 +154,29 @@ def load_sample(path: str | Path, sampling: Sampling, geometry: Geometry, *, mod
             # the stream ended (or broke) before the last wanted frame: sample what is really there
             if decoded == 0:
                 raise VideoError("no frame could be decoded" + (f" ({problems[0]})" if problems else ""))
-            short = f"only {decoded} of {total} frames decode" + (f" ({problems[0]})" if problems else "")
-            note = short  # it also explains why the keyframe-aware decoder gave up, if it did
+            # this also explains why the keyframe-aware decoder gave up, if it did
+            note = f"only {decoded} of {total} frames decode" + (f" ({problems[0]})" if problems else "")
             length = decoded
             idx, policy = _indices(length, sampling, times)
         else:  # pragma: no cover - a decoder that yields fewer frames on every pass
             raise VideoError(f"frame count keeps changing between decodes ({note})")
+    sample = _sample(got, idx, policy, times, total, note, decoding)
+    sample.frames_usable = length
+    return sample
+
+
+def _sample(got: dict, idx: np.ndarray, policy: str, times: np.ndarray, total: int, note: str, how: str) -> VideoSample:
     distinct = np.unique(idx)
-    frames = np.stack([got[int(i)] for i in distinct])
-    rows = np.searchsorted(distinct, idx)
     return VideoSample(
-        frames=frames,
-        rows=rows.astype(np.int64),
+        frames=np.stack([got[int(i)] for i in distinct]),
+        rows=np.searchsorted(distinct, idx).astype(np.int64),
         frame_index=idx.astype(np.int64),
         timestamp=times[idx],
         policy=policy,
         frames_total=total,
-        frames_usable=length,
+        frames_usable=total,
         note=note,
-        decoding=decoding,
+        decoding=how,
     )
 
 

@@ -68,6 +68,7 @@ class KeyframeIndex:
     ticks: np.ndarray  # (n,) int64: ticks[k] is display frame k's pts
     rank: dict[int, int]  # pts -> display index
     key_ticks: np.ndarray  # (m,) int64, sorted
+    expected: dict[int, int] | None = None  # dts -> pts every packet must have (an index read from the container)
 
     def key_before(self, tick: int) -> int:
         """The last keyframe at or before presentation time ``tick`` (the first one when none is)."""
@@ -97,6 +98,7 @@ def keyframe_index(demuxed: Demuxed) -> KeyframeIndex:
         ticks=ticks,
         rank={int(t): i for i, t in enumerate(ticks)},
         key_ticks=np.sort(np.asarray(keys, dtype=np.int64)),
+        expected=dict(zip(demuxed.dts, pts, strict=True)) if demuxed.indexed else None,  # type: ignore[arg-type]
     )
 
 
@@ -205,6 +207,9 @@ class _RunDecoder:
                 if packet.size <= 0:
                     continue
                 self._check_landing(packet)
+                expected = self.index.expected
+                if expected is not None and expected.get(packet.dts) != packet.pts:
+                    raise SeekRefused("the container's sample table disagrees with its packets", untrusted=False)
                 rank = self.index.rank.get(packet.pts) if packet.pts is not None else None
                 if self.skip:
                     context.skip_frame = "NONREF" if rank is not None and rank not in self.keep else "DEFAULT"

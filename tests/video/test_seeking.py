@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from framecache.video import seeking
-from framecache.video.container import demux, hevc_sublayers
+from framecache.video.container import demux, hevc_sublayers, indexed
 from framecache.video.decode import load_sample
 from framecache.video.frames import Geometry
 from framecache.video.sampling import Sampling
@@ -165,6 +165,17 @@ def test_vfr_and_rotated_clips_keep_their_times_and_orientation(clips):
     assert int(np.argmin(error)) == 1  # the display matrix turns the picture a quarter counter-clockwise
 
 
+def faststart_copy(src: Path, dst: Path) -> Path:
+    """The same packets in an MP4 with its sample table first (a cut copy still demuxes)."""
+    with av.open(str(src)) as source, av.open(str(dst), "w", options={"movflags": "faststart"}) as out:
+        stream = out.add_stream_from_template(source.streams.video[0])
+        for packet in source.demux(video=0):
+            if packet.size:
+                packet.stream = stream
+                out.mux(packet)
+    return dst
+
+
 def test_truncated_file_falls_back_and_matches(tmp_path):
     path = encode(
         tmp_path / "whole.mp4",
@@ -174,13 +185,7 @@ def test_truncated_file_falls_back_and_matches(tmp_path):
         {"x264-params": X264.format(g=12)},
     )
     # index first, so the cut file still demuxes: it announces more frames than it holds
-    with av.open(str(path)) as src, av.open(str(tmp_path / "fast.mp4"), "w", options={"movflags": "faststart"}) as dst:
-        out = dst.add_stream_from_template(src.streams.video[0])
-        for packet in src.demux(video=0):
-            if packet.size:
-                packet.stream = out
-                dst.mux(packet)
-    data = (tmp_path / "fast.mp4").read_bytes()
+    data = faststart_copy(path, tmp_path / "fast.mp4").read_bytes()
     cut = tmp_path / "cut.mp4"
     cut.write_bytes(data[: int(len(data) * 0.6)])
     for count in (5, 16):
@@ -188,6 +193,45 @@ def test_truncated_file_falls_back_and_matches(tmp_path):
         full = load_sample(cut, Sampling(num_frames=count), GEOMETRY, mode="sequential")
         assert_same(fast, full)
         assert fast.frames_usable <= fast.frames_total < N
+
+
+# ------------------------------------------------------------------------------- the MP4 sample table
+
+
+def test_sample_table_stands_in_for_the_demux_pass_only_where_it_can(clips, tmp_path):
+    quick, full = indexed(clips["h264_ip"]), demux(clips["h264_ip"])
+    assert quick is not None and quick.indexed and not full.indexed
+    assert (quick.pts, quick.keyframe, quick.dts, quick.codec, quick.format) == (
+        full.pts,
+        full.keyframe,
+        full.dts,
+        full.codec,
+        full.format,
+    )
+    assert np.array_equal(quick.times, full.times)  # bit for bit: the store records these
+    sample = load_sample(clips["h264_ip"], Sampling(num_frames=16), GEOMETRY)
+    assert sample.decoding.endswith("sample table")
+    # B-frames (reordering), another container, a cut file: a real demux pass
+    assert indexed(clips["h264_bframes"]) is None
+    assert indexed(clips["hevc_open_gop_mkv"]) is None
+    data = faststart_copy(clips["h264_ip"], tmp_path / "fast.mp4").read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) // 2])  # the table is all there, half the samples are not
+    assert len(demux(cut).pts) < N and indexed(cut) is None
+
+
+def test_a_sample_table_that_disagrees_with_the_packets_is_not_used(clips, monkeypatch):
+    from dataclasses import replace
+
+    from framecache.video import decode
+
+    path = clips["h264_ip"]
+    shifted = replace(indexed(path), pts=[t + 512 for t in indexed(path).pts])  # one frame late throughout
+    monkeypatch.setattr(decode, "indexed", lambda p: shifted)
+    fast = load_sample(path, Sampling(num_frames=16), GEOMETRY)
+    assert fast.decoding.startswith("seek") and "sample table" not in fast.decoding  # a demux pass after all
+    assert fast.note == ""
+    assert_same(fast, load_sample(path, Sampling(num_frames=16), GEOMETRY, mode="sequential"))
 
 
 # ------------------------------------------------------------------------------- the HEVC NONREF shortcut
