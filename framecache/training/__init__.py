@@ -1,6 +1,8 @@
 """Training heads on a feature store: ``inputs`` (the videos per split, test sealed), ``protocol`` (fit on
-train, select on val, score test once, over repeats), ``results`` (what a run produced; metrics.json),
-``outputs`` (the files train@<head> writes) and ``run`` (what the train stage calls).
+train, select on val, score test once, over repeats), ``crossval`` (the same out of fold, by group, for
+``train.evaluation: group_kfold``), ``results`` (what a run produced; metrics.json), ``outputs`` (the files
+train@<head> writes), ``figures`` (its confusion matrix and training curve PNGs; the report may use them too)
+and ``run`` (what the train stage calls).
 
 The names below are the package's API, so callers need not know which module holds what.
 """
