@@ -15,6 +15,8 @@ from framecache.errors import FramecacheError
 from framecache.features.provenance import PROVENANCE_KEYS, provenance_diff
 from framecache.features.store.schema import FORMAT, JSON_ATTRS, VIDEO_INT, VIDEO_STR, Sequences, VideoFeatures
 
+READ_BLOCK_ROWS = 4096  # rows per read in load(): 20 MiB of float32 at k = 1280
+
 
 class StaleStoreError(FramecacheError):
     """The store was built with a different extraction configuration than the current params ask for."""
@@ -148,7 +150,9 @@ class FeatureStore:
         return pd.DataFrame(data)
 
     def load(self, split: str | Sequence[str] | None = None) -> Sequences:
-        """All videos (or those of ``split``) at once: the features are read in one pass."""
+        """All videos (or those of ``split``) at once. Only the selected videos' rows are read, a block of
+        whole chunks at a time, straight into one float32 array: peak memory is the float32 size of what is
+        returned plus one block, never the whole store (nor a float16 copy of it)."""
         labels = self.column("label")
         splits = self.column("split")
         groups = self.column("group")
@@ -157,8 +161,9 @@ class FeatureStore:
         else:
             wanted = {split} if isinstance(split, str) else set(split)
             keep = np.flatnonzero(np.isin(splits, list(wanted)))
-        features = self._h5["features"][()].astype(np.float32) if len(keep) else np.zeros((0, self.k), np.float32)
-        X = [features[self._offsets[i] : self._offsets[i + 1]] for i in keep]
+        rows = self._read_rows(keep)
+        starts = np.concatenate([[0], np.cumsum(self._offsets[keep + 1] - self._offsets[keep])])
+        X = [rows[starts[j] : starts[j + 1]] for j in range(len(keep))]
         return Sequences(
             ids=[self._ids[i] for i in keep],
             X=X,
@@ -166,6 +171,24 @@ class FeatureStore:
             split=splits[keep].astype(str),
             group=groups[keep].astype(str),
         )
+
+    def _read_rows(self, keep: np.ndarray, block_rows: int = READ_BLOCK_ROWS) -> np.ndarray:
+        """The rows of videos ``keep`` (in that order) as one (ΣT, k) float32 array. Consecutive videos are
+        merged into runs and each run is read ``block_rows`` rows at a time, converted into its place."""
+        lo, hi = self._offsets[keep], self._offsets[keep + 1]
+        out = np.empty((int((hi - lo).sum()), self.k), dtype=np.float32)
+        features, at, j = self._h5["features"], 0, 0
+        while j < len(keep):
+            end = j + 1  # extend the run while the next video's rows follow on
+            while end < len(keep) and lo[end] == hi[end - 1]:
+                end += 1
+            for start in range(int(lo[j]), int(hi[end - 1]), block_rows):
+                stop = min(start + block_rows, int(hi[end - 1]))
+                # read_direct converts float16 to float32 into the destination: no whole-run temporary
+                features.read_direct(out, np.s_[start:stop], np.s_[at : at + stop - start])
+                at += stop - start
+            j = end
+        return out
 
     def record(self, i_or_id: int | str) -> VideoFeatures:
         """One video's full entry, features in the stored dtype (used to copy it into a new store)."""
