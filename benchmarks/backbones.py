@@ -77,24 +77,29 @@ def extract_once(extract: dict, manifest: Path, classes: Path, work: Path) -> di
             "stage_frames_per_second": metrics["frames_per_second"], "store": str(out.relative_to(work))}  # fmt: skip
 
 
-def measure(name: str, args: argparse.Namespace, base: dict, manifest: Path, classes: Path, device) -> dict:
-    extract = {**base, "backbone": name}
-    batch = embed.resolve_batch_size(extract["batch_size"], device)
-    t0 = time.perf_counter()
-    bb = build.build_backbone(name, device=device)
-    build_seconds = time.perf_counter() - t0
-    a_runs, b_runs = [], []
+def measure(names: list[str], args: argparse.Namespace, base: dict, manifest: Path, classes: Path, device) -> list:
+    """(a) and (b) of every backbone, all interleaved round by round: load from elsewhere hits them alike."""
+    rows = []
+    for name in names:
+        t0 = time.perf_counter()
+        bb = build.build_backbone(name, device=device)
+        rows.append({"backbone": name, "k": bb.k, "crop": bb.preprocessing.crop, "weights": bb.weights_sha256,
+                     "batch": embed.resolve_batch_size(base["batch_size"], device),
+                     "build_seconds": time.perf_counter() - t0, "bare": [], "extract": [],
+                     "params": sum(p.numel() for p in bb.model.parameters()), "_bb": bb})  # fmt: skip
     for _ in range(args.rounds):
-        a_runs.append(bare_model(bb, batch, args.bare_frames))
-        b_runs.append(extract_once(extract, manifest, classes, args.out / "work"))
-        print(name, "a", round(a_runs[-1], 1), "b", round(b_runs[-1]["frames_per_second"], 1), flush=True)
-    return {
-        "backbone": name, "k": bb.k, "crop": bb.preprocessing.crop, "batch": batch, "weights": bb.weights_sha256,
-        "build_seconds": build_seconds, "bare": a_runs, "extract": b_runs,
-        "bare_median": float(np.median(a_runs)),
-        "extract_median": float(np.median([r["frames_per_second"] for r in b_runs])),
-        "params": sum(p.numel() for p in bb.model.parameters()),
-    }  # fmt: skip
+        for row in rows:
+            row["bare"].append(bare_model(row["_bb"], row["batch"], args.bare_frames))
+            extract = {**base, "backbone": row["backbone"]}
+            row["extract"].append(extract_once(extract, manifest, classes, args.out / "work"))
+            print(
+                row["backbone"], "a", round(row["bare"][-1], 1), "b", round(row["extract"][-1]["frames_per_second"], 1)
+            )
+    for row in rows:
+        del row["_bb"]
+        row["bare_median"] = float(np.median(row["bare"]))
+        row["extract_median"] = float(np.median([r["frames_per_second"] for r in row["extract"]]))
+    return rows
 
 
 def render(r: dict) -> str:
@@ -110,7 +115,7 @@ def render(r: dict) -> str:
         f"CPU cores, load average {m['load_start'][0]:.1f} at the start and {m['load_end'][0]:.1f} at the end "
         "(shared machine). The ViT has random weights (same cost as pretrained), loaded offline from a private "
         "Hugging Face cache through the stage's real loading path. Medians of "
-        f"{r['rounds']} interleaved rounds.",
+        f"{r['rounds']} rounds, each running (a) then (b) of every backbone in turn.",
         "",
         "| backbone | k | input px | params (M) | batch | (a) bare model | (b) extract end to end | (b)/(a) "
         "| runs (a) | runs (b) |",
@@ -124,8 +129,22 @@ def render(r: dict) -> str:
             f"{b['bare_median']:.1f} | {b['extract_median']:.1f} | {b['extract_median'] / b['bare_median']:.2f} | "
             f"{a_runs} | {b_runs} |"
         )
-    lines += ["", "- (b) includes building the model and checksumming its weights file (build alone: "
-              + ", ".join(f"`{b['backbone']}` {b['build_seconds']:.1f} s" for b in r["backbones"]) + ")."]  # fmt: skip
+    lines += ["", "- (b) includes building the model (and, in its first round, checksumming the weights file; the "
+              "checksum is cached in-process after that); build alone: "
+              + ", ".join(f"`{b['backbone']}` {b['build_seconds']:.1f} s" for b in r["backbones"]) + "."]  # fmt: skip
+    first = r["backbones"][0]
+    for other in r["backbones"][1:]:
+        bare = [x / y for x, y in zip(first["bare"], other["bare"], strict=True)]
+        ext = [
+            x["frames_per_second"] / y["frames_per_second"]
+            for x, y in zip(first["extract"], other["extract"], strict=True)
+        ]
+        lines.append(
+            f"- `{other['backbone']}` costs {np.median(bare):.1f}x `{first['backbone']}` per frame as a bare model and "
+            f"{np.median(ext):.1f}x end to end (medians of the rounds' ratios: {', '.join(f'{x:.1f}' for x in bare)}; "
+            f"{', '.join(f'{x:.1f}' for x in ext)}). The machine is shared: load from other jobs moves single runs "
+            "by up to 3x, so compare backbones within a round (which the ratios do) rather than across rounds."
+        )
     if not gpu:
         lines.append(
             "- GPU: not measured — no GPU was available to this task. On a CUDA machine the same command runs "
@@ -144,8 +163,15 @@ def main() -> None:
     ap.add_argument("--device", default="auto")
     ap.add_argument("--out", type=Path, default=OUT)
     ap.add_argument("--write", action="store_true", help="put the results into BENCHMARKS.md (section backbones)")
+    ap.add_argument("--render", action="store_true", help="only render --out's results.json (with --write: write it)")
     args = ap.parse_args()
     args.out = args.out.resolve()
+    if args.render:
+        text = render(json.loads((args.out / "results.json").read_text()))
+        print(text)
+        if args.write:
+            write_section("backbones", text)
+        return
     clips = ensure_clips(REPO / "bench-out" / "extract" / "clips-320x240-25fps-6s-noise7", args.videos, _clip_args())
     manifest, classes = write_manifest(args.out / "prepared", clips)
     base = load_params(REPO / "params.yaml").to_dict()["extract"] | {
@@ -160,9 +186,7 @@ def main() -> None:
                "num_workers": base["num_workers"],
                "machine": {"cpus": os.cpu_count(), "device": str(device), "load_start": os.getloadavg(),
                            "torch_threads": torch.get_num_threads()}}  # fmt: skip
-    results["backbones"] = [
-        measure(n, args, base | {"device": args.device}, manifest, classes, device) for n in args.backbones
-    ]
+    results["backbones"] = measure(args.backbones, args, base | {"device": args.device}, manifest, classes, device)
     results["machine"]["load_end"] = os.getloadavg()
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.json").write_text(json.dumps(results, indent=1))
