@@ -118,8 +118,8 @@ MODES = ("seek", "forward", "sequential")
 def load_sample(path: str | Path, sampling: Sampling, geometry: Geometry, *, mode: str = "seek") -> VideoSample:
     """Decode the sampled frames of one video, holding only those frames in memory.
 
-    Frame count, timestamps and keyframes come from a demux pass (cheap), so the wanted indices are known
-    before decoding. ``mode``: ``seek`` decodes only the GOPs holding wanted frames
+    Frame count, timestamps and keyframes come from a demux pass (cheap; for MP4 without frame reordering
+    from its sample table, cheaper still), so the wanted indices are known before decoding. ``mode``: ``seek`` decodes only the GOPs holding wanted frames
     (framecache.video.seeking), ``forward`` decodes from the start without seeking; both skip unwanted
     non-reference H.264 pictures, and fall back to ``sequential`` — every frame up to the last wanted one,
     counted — wherever the index cannot be trusted (the reason goes into ``note``). The frames are

@@ -1,0 +1,380 @@
+"""Benchmark of stage 1's decoding (issue 11): does the cost of T sampled frames follow what is kept, not the
+clip's length?
+
+    uv run python -m benchmarks.decode --write
+
+For clips of 6, 60, 300 and 1800 s (320x240, 30 fps, H.264 I/P only, GOP 12 and 250, a noisy pan over a
+photo at a UCF101-like bitrate) and T = 16 uniform samples, one decode process, one decoder thread:
+
+- **seek**: this code (``load_sample``: keyframe-aware, framecache.video.seeking);
+- **forward**: the previous code's algorithm — decode from the first frame to the last wanted one, skipping
+  unwanted non-reference pictures (``load_sample(mode="forward")``; on I/P-only H.264 there are none);
+- **full**: every frame decoded and dropped, no conversion: the decoder's own limit, and what the peers'
+  tools (decode every frame to JPEG, then pick) pay at least.
+
+Each load_sample run is split into the demux pass, decoding, and converting + resizing the kept frames
+(``frame_to_rgb``). The sampled frames of seek and forward are checked to be identical on every clip.
+
+Then the extract stage end to end (``run_extract``) on a set of long clips against the bare model, both as one
+process with torch's threads and as one single-thread copy per core run side by side (the best arrangement
+on this CPU, issue 11 item 6). Clips are cached under ``--out``; ``results.json`` holds the raw numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # what stages/extract.py sets
+
+import av
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from benchmarks.markdown import write_section  # noqa: E402
+from framecache.video import decode, seeking  # noqa: E402
+from framecache.video.frames import Geometry  # noqa: E402
+from framecache.video.sampling import Sampling  # noqa: E402
+
+
+def make_clip(path: Path, seconds: float, gop: int, args: argparse.Namespace, seed: int = 0) -> Path:
+    """A camera-like clip: a slow pan over a photo plus sensor noise (8 noise fields cycled, so synthesis is
+    cheap), H.264 with B-frames off and a fixed GOP (keyframes every ``gop`` frames, no scene cuts)."""
+    if path.is_file():
+        return path
+    from PIL import Image
+    from skimage import data
+
+    w, h = args.width, args.height
+    photos = [data.astronaut(), data.chelsea(), data.coffee(), data.rocket()]
+    src = np.asarray(Image.fromarray(photos[seed % 4]).resize((2 * w, 2 * h))).astype(np.int16)
+    rng = np.random.default_rng(seed)
+    noise = [rng.normal(0, args.noise, (h, w, 3)).astype(np.int16) for _ in range(8)]
+    n = round(seconds * args.fps)
+    tmp = path.with_suffix(".tmp" + path.suffix)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    params = f"keyint={gop}:min-keyint={gop}:scenecut=0:bframes=0"
+    with av.open(str(tmp), "w", format="mp4") as out:
+        stream = out.add_stream("libx264", rate=args.fps, options={"preset": "veryfast", "x264-params": params})
+        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+        for i in range(n):
+            t = i / max(n - 1, 1)  # the pan crosses the photo once, whatever the length
+            x, y = int(t * (w - 1)), int((0.5 + 0.5 * np.sin(7 * t)) * (h - 1))
+            frame = np.clip(src[y : y + h, x : x + w] + noise[i % 8], 0, 255).astype(np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    tmp.replace(path)
+    return path
+
+
+class Timed:
+    """Wraps the index pass (demux, or the MP4 sample table) and frame_to_rgb where load_sample calls them,
+    summing their seconds."""
+
+    def __init__(self) -> None:
+        self.seconds = {"demux": 0.0, "convert": 0.0}
+        self.originals = {(decode, "demux"): decode.demux, (decode, "indexed"): decode.indexed}
+        for module in (decode, seeking):
+            self.originals[(module, "frame_to_rgb")] = module.frame_to_rgb
+
+    def _wrap(self, fn, key):
+        def timed(*a, **k):
+            t0 = time.perf_counter()
+            try:
+                return fn(*a, **k)
+            finally:
+                self.seconds[key] += time.perf_counter() - t0
+
+        return timed
+
+    def __enter__(self) -> Timed:
+        for (module, name), fn in self.originals.items():
+            setattr(module, name, self._wrap(fn, "convert" if name == "frame_to_rgb" else "demux"))
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for (module, name), fn in self.originals.items():
+            setattr(module, name, fn)
+
+
+def time_load(path: Path, mode: str, sampling: Sampling, geometry: Geometry, reps: int) -> tuple[dict, object]:
+    runs = []
+    for _ in range(reps):
+        with Timed() as timed:
+            t0 = time.perf_counter()
+            sample = decode.load_sample(path, sampling, geometry, mode=mode)
+            total = time.perf_counter() - t0
+        runs.append({"total": total, **timed.seconds, "decode": total - sum(timed.seconds.values())})
+    best = min(runs, key=lambda r: r["total"])  # the least disturbed run on a shared machine
+    return best | {"runs": [r["total"] for r in runs], "decoding": sample.decoding}, sample
+
+
+def full_decode(path: Path) -> dict:
+    t0 = time.perf_counter()
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        stream.thread_count = 1
+        frames = sum(1 for _ in container.decode(stream))
+    seconds = time.perf_counter() - t0
+    return {"total": seconds, "frames": frames, "frames_per_second": frames / seconds}
+
+
+def decode_table(args: argparse.Namespace, geometry: Geometry) -> list[dict]:
+    sampling = Sampling(num_frames=args.num_frames)
+    rows = []
+    for gop in args.gops:
+        for seconds in args.durations:
+            path = make_clip(args.out / "clips" / f"{seconds:g}s-gop{gop}.mp4", seconds, gop, args)
+            reps = 5 if seconds <= 60 else 3 if seconds <= 300 else 1
+            seek, a = time_load(path, "seek", sampling, geometry, reps)
+            forward, b = time_load(path, "forward", sampling, geometry, reps)
+            if not (np.array_equal(a.frames, b.frames) and np.array_equal(a.frame_index, b.frame_index)):
+                raise AssertionError(f"{path}: seek and forward decoding disagree")
+            full = full_decode(path) if seconds <= args.full_up_to else None
+            row = {"seconds": seconds, "gop": gop, "frames": int(a.frames_total), "seek": seek, "forward": forward}
+            row["full"] = full
+            rows.append(row)
+            print(json.dumps({k: v for k, v in row.items()}, default=str), flush=True)
+    return rows
+
+
+def bare_only(threads: int, batch: int, frames: int) -> float:
+    import torch
+
+    from benchmarks.extract import bare_model
+    from framecache.features import build
+
+    torch.set_num_threads(threads)
+    bb = build.build_backbone("efficientnet_lite0", device=torch.device("cpu"))
+    return bare_model(bb, batch, frames)
+
+
+def bare_copies(copies: int, threads: int, batch: int, frames: int) -> float:
+    """frames/s of ``copies`` bare-model processes with ``threads`` threads each, run side by side (summed);
+    each times only its own forward passes, after building its model."""
+    cmd = [sys.executable, "-m", "benchmarks.decode", "--bare-only", f"{threads},{batch},{frames}"]
+    procs = [subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, text=True) for _ in range(copies)]
+    return sum(float(p.communicate()[0].strip().splitlines()[-1]) for p in procs)
+
+
+def repeated_manifest(folder: Path, clips: list[Path], repeats: int) -> tuple[Path, Path]:
+    """The prepare stage's manifest with every clip listed ``repeats`` times under distinct ids (each copy is
+    extracted: a run reuses features only from earlier stores), for enough frames per run at little encoding."""
+    import pandas as pd
+
+    from benchmarks.extract import write_manifest
+
+    manifest, classes = write_manifest(folder, clips)
+    rows = pd.read_csv(manifest)
+    copies = [rows.assign(video_id=rows["video_id"] + f"#{r}", group=rows["group"] + f"-{r}") for r in range(repeats)]
+    pd.concat(copies, ignore_index=True).to_csv(manifest, index=False)
+    return manifest, classes
+
+
+def extract_vs_model(args: argparse.Namespace) -> dict:
+    """The extract stage on ``--extract-clips`` long clips per GOP, between runs of the bare model (both
+    arrangements), interleaved so that load from elsewhere hits them alike."""
+    from framecache.compute import resolve_device
+    from framecache.config.params import load_params
+    from framecache.features import embed, extraction
+
+    extract = load_params(REPO / "params.yaml").to_dict()["extract"]
+    extract |= {"num_frames": args.num_frames, "sampling": "uniform"}
+    batch = embed.resolve_batch_size(extract["batch_size"], resolve_device(extract["device"], "extract.device"))
+    manifests = {}
+    for gop in args.gops:
+        seeds = [i * len(args.gops) + args.gops.index(gop) for i in range(args.extract_clips)]
+        name = f"{args.extract_seconds:g}s-gop{gop}-seed{{}}.mp4"
+        clips = [make_clip(args.out / "clips" / name.format(k), args.extract_seconds, gop, args, k) for k in seeds]
+        manifests[gop] = repeated_manifest(args.out / f"prepared-gop{gop}", clips, args.extract_repeats)
+    cores = os.cpu_count() or 1
+    one, copies, stage = [], [], {gop: [] for gop in args.gops}
+    for _round in range(args.rounds):
+        one.append(bare_copies(1, cores, batch, 256))
+        copies.append(bare_copies(cores, 1, batch, 256))
+        for gop, (manifest, classes) in manifests.items():
+            features = args.out / f"features-gop{gop}"
+            for f in features.glob("*"):
+                f.unlink() if f.is_file() else None
+            t0 = time.perf_counter()
+            m = extraction.run_extract(extract, manifest, classes, features / "s.h5", features / "failures.csv",
+                                       features / "metrics.json", progress=False)  # fmt: skip
+            stage[gop].append(m["frames"] / (time.perf_counter() - t0))
+        print(f"bare: 1 process {one[-1]:.1f}, {cores} copies {copies[-1]:.1f}; stage", stage, flush=True)
+    best = max(float(np.median(one)), float(np.median(copies)))
+    return {
+        "clips": args.extract_clips,
+        "repeats": args.extract_repeats,
+        "clip_seconds": args.extract_seconds,
+        "batch": batch,
+        "num_workers": extract["num_workers"],
+        "processes": extract["processes"],
+        "bare_one_process": one,
+        "bare_copies": copies,
+        "stage": {str(g): v for g, v in stage.items()},
+        "best_bare": best,
+    }
+
+
+def _runs(xs: list[float]) -> str:
+    return ", ".join(f"{x:.1f}" for x in xs)
+
+
+def _ms(x: float) -> str:
+    return f"{1000 * x:,.0f}"
+
+
+def _goals(rows: list[dict]) -> list[str]:
+    lines = []
+    for gop in sorted({r["gop"] for r in rows}):
+        by = {r["seconds"]: r for r in rows if r["gop"] == gop}
+        if 60 in by and 300 in by:
+            q = by[300]["seek"]["total"] / by[60]["seek"]["total"]
+            old = by[300]["forward"]["total"] / by[60]["forward"]["total"]
+            verdict = "met" if q <= 1.5 else f"missed by {q / 1.5 - 1:.0%}"
+            lines.append(
+                f"- GOP {gop}: a 300 s clip costs **{q:.2f}x** a 60 s one (forward: {old:.2f}x); "
+                f"goal ≤ 1.5x: **{verdict}**."
+            )
+        if 6 in by:
+            q = by[6]["seek"]["total"] / by[6]["forward"]["total"]
+            verdict = "met" if q <= 1.1 else f"missed by {q / 1.1 - 1:.0%}"
+            lines.append(
+                f"- GOP {gop}: a 6 s clip takes **{q:.2f}x** the forward decoder's time; goal ≤ 1.1x: **{verdict}**."
+            )
+    return lines
+
+
+def _extract_lines(e: dict, rows: list[dict]) -> list[str]:
+    one, copies = float(np.median(e["bare_one_process"])), float(np.median(e["bare_copies"]))
+    best = max(one, copies)
+    out = [
+        f"Extract end to end on {e['clips']} clips of {e['clip_seconds']:g} s per GOP, each listed "
+        f"{e.get('repeats', 1)} times in the manifest, batch {e['batch']}, "
+        f"{e['num_workers']} decode workers, `extract.processes` = {e['processes']}; medians of "
+        f"{len(e['bare_copies'])} rounds, each measuring the bare model and then the stage on each set:",
+        "",
+        "| measurement | frames/s | runs |",
+        "| --- | ---: | --- |",
+        f"| bare model, 1 process, torch's threads | {one:.1f} | {_runs(e['bare_one_process'])} |",
+        f"| bare model, a single-thread copy per core side by side | {copies:.1f} | {_runs(e['bare_copies'])} |",
+    ]
+    lines = []
+    for gop, runs in e["stage"].items():
+        fps = float(np.median(runs))
+        out.append(
+            f"| extract stage end to end, GOP {gop} (`run_extract`, model build included) | {fps:.1f} | {_runs(runs)} |"
+        )
+        verdict = "met" if fps / best >= 0.8 else f"missed by {1 - fps / best / 0.8:.0%}"
+        per_frame = [x["seek"]["total"] / 16 for x in rows if x["seconds"] >= 60 and str(x["gop"]) == gop]
+        lines.append(
+            f"- GOP {gop}: stage / best bare model = **{fps / best:.2f}** (goal ≥ 0.8: **{verdict}**); against the "
+            f"one-process model {fps / one:.2f}. Decode-worker CPU per sampled frame (clips ≥ 60 s): "
+            f"{_ms(float(np.median(per_frame)))} ms against {_ms(e['cpus'] / best)} ms of model CPU per frame "
+            f"(cores / best bare frames/s): **{float(np.median(per_frame)) / (e['cpus'] / best):.0%}**."
+        )
+    return [*out, "", *lines]
+
+
+def render(res: dict) -> str:
+    rows = res["decode"]
+    cfg = res["config"]
+    out = [
+        "## Decoding (stage 1): sampled frames cost what is kept, not the clip's length",
+        "",
+        "Command: `uv run python -m benchmarks.decode --write` (raw numbers: `bench-out/decode/results.json`)",
+        "",
+        f"Clips: {cfg['width']}x{cfg['height']}, {cfg['fps']} fps, H.264 I/P only (x264 veryfast, no B-frames, "
+        f"keyframes every GOP frames, no scene cuts), a noisy pan over a photo; T = {cfg['num_frames']} uniform "
+        "samples resized and cropped for efficientnet_lite0; one process, one decoder thread. Times are the best "
+        f"of 5 (≤ 60 s), 3 (300 s) or 1 (1800 s) runs, in ms. Machine: {res['machine']['cpus']} CPU cores, shared; "
+        f"load average {res['machine']['load_average_at_start'][0]:.1f} at the start, "
+        f"{res['machine']['load_average_at_end'][0]:.1f} at the end.",
+        "",
+        "| GOP | clip | frames | seek (this code) | forward (previous code) | full decode, every frame "
+        "| seek: index / decode / convert+resize | path |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |",
+    ]
+    for r in rows:
+        s, f, full = r["seek"], r["forward"], r["full"]
+        split = f"{_ms(s['demux'])} / {_ms(s['decode'])} / {_ms(s['convert'])}"
+        full_ms = _ms(full["total"]) if full else "-"
+        out.append(
+            f"| {r['gop']} | {r['seconds']:g} s | {r['frames']:,} | {_ms(s['total'])} | {_ms(f['total'])} "
+            f"| {full_ms} | {split} | {s['decoding']} |"
+        )
+    out += ["", *_goals(rows)]
+    share = [r["seek"]["decode"] / r["seek"]["total"] for r in rows]
+    conv = [r["seek"]["convert"] / r["seek"]["total"] for r in rows]
+    out.append(
+        f"- Share of decode-worker time (seek): decoding {min(share):.0%}-{max(share):.0%}, converting and "
+        f"resizing the kept frames {min(conv):.0%}-{max(conv):.0%}, the rest the demux pass."
+    )
+    out.append("- The sampled frames of seek and forward decoding were identical on every clip (checked by the run).")
+    if "extract" in res:
+        out += ["", *_extract_lines(res["extract"] | {"cpus": res["machine"]["cpus"]}, rows)]
+    out += [
+        "",
+        "No GPU was available to this run: GPU figures (decode workers needed to keep a GPU busy) are not measured.",
+    ]
+    return "\n".join(out) + "\n"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--durations", type=float, nargs="+", default=[6, 60, 300, 1800])
+    ap.add_argument("--gops", type=int, nargs="+", default=[12, 250])
+    ap.add_argument("--fps", type=int, default=30)
+    ap.add_argument("--width", type=int, default=320)
+    ap.add_argument("--height", type=int, default=240)
+    ap.add_argument("--noise", type=float, default=7.0)
+    ap.add_argument("--num-frames", type=int, default=16)
+    ap.add_argument("--full-up-to", type=float, default=1800, help="longest clip decoded in full")
+    ap.add_argument("--extract-clips", type=int, default=12)
+    ap.add_argument("--extract-seconds", type=float, default=120)
+    ap.add_argument("--extract-repeats", type=int, default=4, help="times each clip is listed in the manifest")
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--skip-extract", action="store_true")
+    ap.add_argument("--only-extract", action="store_true", help="add the extract part to --out's results.json")
+    ap.add_argument("--bare-only", help=argparse.SUPPRESS)
+    ap.add_argument("--out", type=Path, default=REPO / "bench-out" / "decode")
+    ap.add_argument("--write", action="store_true", help="put the results into BENCHMARKS.md (section decode)")
+    ap.add_argument("--render", action="store_true", help="only render --out's results.json")
+    args = ap.parse_args()
+    if args.bare_only:
+        print(bare_only(*(int(v) for v in args.bare_only.split(","))))
+        return
+    args.out = args.out.resolve()
+    if not args.render:
+        from framecache.features.backbones import preprocessing_for
+
+        geometry = preprocessing_for("efficientnet_lite0").geometry()
+        saved = args.out / "results.json"
+        if args.only_extract:
+            results = json.loads(saved.read_text())
+        else:
+            results = {"machine": {"cpus": os.cpu_count(), "load_average_at_start": os.getloadavg()}}
+            results["config"] = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
+            results["decode"] = decode_table(args, geometry)
+            saved.write_text(json.dumps(results, indent=1, default=str))  # kept if the extract part fails
+        if not args.skip_extract:
+            results["extract"] = extract_vs_model(args)
+        results["machine"]["load_average_at_end"] = os.getloadavg()
+        saved.write_text(json.dumps(results, indent=1, default=str))
+    text = render(json.loads((args.out / "results.json").read_text()))
+    print(text)
+    if args.write:
+        write_section("decode", text)
+
+
+if __name__ == "__main__":
+    main()
