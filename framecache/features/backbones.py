@@ -16,6 +16,7 @@ Importing this module does not load torch (timm and torchvision are imported whe
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
@@ -80,7 +81,8 @@ def _resolved(name: str) -> BackboneSpec:
 
 
 def _timm_width(model_tag: str) -> tuple[int, bool]:
-    """(pre-logits width, takes img_size) of a timm model, built on the meta device: nothing is allocated."""
+    """(pre-logits width, whether it is built for an input size: ViT, Swin, EVA, ...) of a timm model, built on
+    the meta device: nothing is allocated."""
     import timm
     import torch
 
@@ -91,7 +93,7 @@ def _timm_width(model_tag: str) -> tuple[int, bool]:
             k = int(net.forward_head(net.forward_features(torch.empty((1, *size))), pre_logits=True).shape[-1])
         except Exception:  # pragma: no cover - an op without a meta kernel: timm's own attribute says it
             k = int(getattr(net, "head_hidden_size", None) or net.num_features)
-    return k, hasattr(net, "patch_embed")
+    return k, "img_size" in inspect.signature(type(net)).parameters
 
 
 def _torchvision_width(builder: str) -> int:
