@@ -16,8 +16,8 @@ from typing import Any
 from framecache import layout
 from framecache.errors import FramecacheError
 from framecache.features.inputs import ExtractInputs, with_manifest_row
-from framecache.features.journal import journal_dir, open_sources
-from framecache.features.store import FeatureStore, StoreWriter
+from framecache.features.journal import Source, SourceReader, journal_dir, scan_sources
+from framecache.features.store import StoreWriter
 from framecache.fileio import atomic_path, write_csv
 
 # extract's failures CSV (prepare's has no video_id: its failures never became videos)
@@ -42,35 +42,33 @@ def assemble_store(
     compression: str,
     attrs: Mapping[str, Any],
 ) -> Assembled:
-    sources = open_sources(out, inputs.expect)
+    by_sha: dict[str, tuple[Source, int]] = {}
+    for source in scan_sources(out, inputs.expect):
+        for i, sha in enumerate(source.shas):
+            by_sha[sha] = (source, i)  # journal parts come last: the freshest wins
     try:
-        by_sha: dict[str, tuple[FeatureStore, int]] = {}
-        for source in sources:
-            for i, sha in enumerate(source.store.column("sha256")):
-                by_sha[sha] = (source.store, i)  # journal parts come last: the freshest wins
-        try:
-            with (
-                atomic_path(out) as tmp,
-                StoreWriter(tmp, inputs.expect, inputs.classes, compression=compression, extra_attrs=attrs) as writer,
-            ):
-                return _copy_videos(inputs, shas, dict(failed), by_sha, writer)
-        except OSError as exc:
-            raise FramecacheError(
-                f"could not write feature store {out}: {exc}. The previous store (if any) is untouched; free "
-                "disk space and re-run `dvc repro extract` (computed features are kept in "
-                f"{journal_dir(out)} and will be reused)"
-            ) from exc
-    finally:
-        for source in sources:
-            source.store.close()
+        with (
+            SourceReader() as reader,
+            atomic_path(out) as tmp,
+            StoreWriter(tmp, inputs.expect, inputs.classes, compression=compression, extra_attrs=attrs) as writer,
+        ):
+            return _copy_videos(inputs, shas, dict(failed), by_sha, reader, writer, out)
+    except OSError as exc:
+        raise FramecacheError(
+            f"could not write feature store {out}: {exc}. The previous store (if any) is untouched; free "
+            "disk space and re-run `dvc repro extract` (computed features are kept in "
+            f"{journal_dir(out)} and will be reused)"
+        ) from exc
 
 
 def _copy_videos(
     inputs: ExtractInputs,
     shas: list[str],
     failed: dict[int, str],
-    by_sha: Mapping[str, tuple[FeatureStore, int]],
+    by_sha: Mapping[str, tuple[Source, int]],
+    reader: SourceReader,
     writer: StoreWriter,
+    out: Path,
 ) -> Assembled:
     result = Assembled(failed)
     # duplicates of a failed video's content failed too
@@ -82,10 +80,14 @@ def _copy_videos(
         if sha in failed_shas:
             failed[pos] = failed_shas[sha]
             continue
-        if sha not in by_sha:  # pragma: no cover - every computed video went through the journal
-            raise AssertionError(f"video {row.video_id} has no features after extraction")
-        store, i = by_sha[sha]
-        video = with_manifest_row(store.record(i), inputs.manifest, pos, sha)
+        if sha not in by_sha:
+            raise FramecacheError(
+                f"video {row.video_id} has no features: neither the previous store nor the resume journal "
+                f"{journal_dir(out)} holds them any more (a part deleted or unreadable while the "
+                "stage ran?); re-run `dvc repro extract` to compute them again"
+            )
+        source, i = by_sha[sha]
+        video = with_manifest_row(reader.record(source, i), inputs.manifest, pos, sha)
         writer.append(video)
         result.frames += len(video.features)
         result.policies[video.policy] = result.policies.get(video.policy, 0) + 1

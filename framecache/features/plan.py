@@ -19,7 +19,7 @@ from typing import Any
 from framecache.features import distributed
 from framecache.features.batching import VideoJob
 from framecache.features.inputs import ExtractInputs
-from framecache.features.journal import open_sources, remove_stray_temps
+from framecache.features.journal import remove_stray_temps, scan_sources
 from framecache.fileio import file_sha256
 
 log = logging.getLogger("framecache.extract")
@@ -53,12 +53,7 @@ def plan_extraction(inputs: ExtractInputs, out: Path, dist: distributed.Context)
 
 def _reusable_shas(out: Path, expect: Mapping[str, Any]) -> set[str]:
     """Content hashes of the videos that earlier stores valid for ``expect`` hold."""
-    sources = open_sources(out, expect)
-    try:
-        return {sha for source in sources for sha in source.store.column("sha256") if sha}
-    finally:
-        for source in sources:
-            source.store.close()
+    return {sha for source in scan_sources(out, expect) for sha in source.shas if sha}
 
 
 def _left_to_compute(manifest: Any, shas: list[str], reusable: set[str]) -> list[VideoJob]:

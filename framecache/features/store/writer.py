@@ -8,7 +8,11 @@ chunks 20 ms, at the same file size; a whole-store load reads everything once ei
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
+import os
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -21,6 +25,13 @@ from framecache.features.store.schema import FORMAT, JSON_ATTRS, VIDEO_INT, VIDE
 
 DEFAULT_CHUNK_ROWS = 64
 _STR = h5py.string_dtype("utf-8")
+
+
+def write_error(exc: BaseException) -> OSError:
+    """An HDF5 write failure as the OSError it is, with the errno HDF5 reports (ENOSPC for a full disk)."""
+    found = re.search(r"errno = (\d+)", str(exc))
+    code = int(found.group(1)) if found else errno.EIO
+    return OSError(code, f"{os.strerror(code)} ({exc})".replace("\n", " "))
 
 
 class StoreWriter:
@@ -45,7 +56,25 @@ class StoreWriter:
         self.k = int(provenance["k"])
         self.dtype = np.dtype(provenance["dtype"])
         self.path = Path(path)
-        self._h5 = h5py.File(self.path, "w")
+        self._done = False  # closed or aborted
+        # no chunk cache: a failed write leaves no dirty chunk behind for close (or exit) to retry
+        self._h5 = h5py.File(self.path, "w", rdcc_nbytes=0)
+        self._guarded(self._create, provenance, classes, compression, chunk_rows, extra_attrs)
+        self._chunk_rows = chunk_rows
+        self._pending: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self._pending_rows = 0
+        self._rows = 0
+        self._offsets = [0]
+        self._video: dict[str, list[Any]] = {name: [] for name in (*VIDEO_STR, *VIDEO_INT)}
+
+    def _create(
+        self,
+        provenance: Mapping[str, Any],
+        classes: Sequence[str],
+        compression: str,
+        chunk_rows: int,
+        extra_attrs: Mapping[str, Any] | None,
+    ) -> None:
         comp = None if compression == "none" else compression
         opts = {"gzip": 4}.get(compression)
         self._features = self._h5.create_dataset(
@@ -71,12 +100,6 @@ class StoreWriter:
             attrs[key] = json.dumps(value, sort_keys=True) if key in JSON_ATTRS else value
         attrs["compression"] = compression
         attrs["chunk_rows"] = chunk_rows
-        self._chunk_rows = chunk_rows
-        self._buf: list[VideoFeatures] = []
-        self._buf_rows = 0
-        self._rows = 0
-        self._offsets = [0]
-        self._video: dict[str, list[Any]] = {name: [] for name in (*VIDEO_STR, *VIDEO_INT)}
 
     def __len__(self) -> int:
         return len(self._offsets) - 1
@@ -87,45 +110,83 @@ class StoreWriter:
             raise ValueError(f"video {video.video_id}: features of shape {feats.shape}, expected (T>=1, {self.k})")
         if len(video.frame_index) != len(feats) or len(video.timestamp) != len(feats):
             raise ValueError(f"video {video.video_id}: frame_index/timestamp length differs from T={len(feats)}")
-        self._buf.append(video)
-        self._buf_rows += len(feats)
         self._offsets.append(self._offsets[-1] + len(feats))
         for name in VIDEO_STR:
             self._video[name].append(str(getattr(video, name)))
         for name in VIDEO_INT:
             self._video[name].append(int(getattr(video, name)))
-        if self._buf_rows >= 4 * self._chunk_rows:
-            self._flush()
+        self._pending.append(
+            (
+                feats.astype(self.dtype, copy=False),
+                np.asarray(video.frame_index, dtype=np.int64),
+                np.asarray(video.timestamp, dtype=np.float64),
+            )
+        )
+        self._pending_rows += len(feats)
+        if self._pending_rows >= 4 * self._chunk_rows:
+            self._guarded(self._flush, False)
 
-    def _flush(self) -> None:
-        if not self._buf:
+    def _flush(self, final: bool) -> None:
+        """Write the pending rows: whole chunks only (the rest waits), everything when ``final``."""
+        if not self._pending:
             return
-        feats = np.concatenate([np.asarray(v.features) for v in self._buf]).astype(self.dtype, copy=False)
-        index = np.concatenate([np.asarray(v.frame_index, dtype=np.int64) for v in self._buf])
-        stamps = np.concatenate([np.asarray(v.timestamp, dtype=np.float64) for v in self._buf])
-        lo, hi = self._rows, self._rows + len(feats)
+        feats, index, stamps = (np.concatenate(cols) for cols in zip(*self._pending, strict=True))
+        n = len(feats) if final else len(feats) - len(feats) % self._chunk_rows
+        lo, hi = self._rows, self._rows + n
         for ds, data in ((self._features, feats), (self._frame_index, index), (self._timestamp, stamps)):
             ds.resize(hi, axis=0)
-            ds[lo:hi] = data
+            ds[lo:hi] = data[:n]
         self._rows = hi
-        self._buf, self._buf_rows = [], 0
+        self._pending = [(feats[n:], index[n:], stamps[n:])] if n < len(feats) else []
+        self._pending_rows = len(feats) - n
+
+    def _guarded(self, write: Any, *args: Any) -> None:
+        """Run one write; if it fails (a full disk), discard the file before the error propagates."""
+        try:
+            write(*args)
+        except RuntimeError as exc:  # h5py reports some failed writes (a flush) as RuntimeError
+            self.abort()
+            raise write_error(exc) from exc
+        except BaseException:
+            self.abort()
+            raise
 
     def close(self) -> None:
         """Write the per-video columns and close the file (flushing it to the OS)."""
-        if not self._h5.id.valid:
+        if self._done:
             return
-        self._flush()
+        self._guarded(self._finish)
+        self._done = True
+
+    def _finish(self) -> None:
+        self._flush(True)
         h = self._h5
-        h.create_dataset("offsets", data=np.asarray(self._offsets, dtype=np.int64))
+        # the new datasets stay referenced until the flush: closing one writes its header, and a write
+        # failing there would be a warning printed at garbage collection instead of an error raised here
+        made = [h.create_dataset("offsets", data=np.asarray(self._offsets, dtype=np.int64))]
         for name in VIDEO_STR:
-            h.create_dataset(name, data=np.asarray(self._video[name], dtype=object), dtype=_STR)
+            made.append(h.create_dataset(name, data=np.asarray(self._video[name], dtype=object), dtype=_STR))
         for name in VIDEO_INT:
-            h.create_dataset(name, data=np.asarray(self._video[name], dtype=np.int64))
+            made.append(h.create_dataset(name, data=np.asarray(self._video[name], dtype=np.int64)))
+        h.flush()  # everything written while the file is still open: a failure here can still be discarded
+        del made
         h.close()
 
     def abort(self) -> None:
+        """Discard the file: emptied first (a full disk gets its space back, so closing cannot fail for want
+        of it), then closed. The caller removes it (``atomic_path`` does).
+
+        Emptied even when h5py already let go of it: a close that failed half-way leaves the file open inside
+        HDF5, which writes it once more when the interpreter exits — into the space given back here.
+        """
+        if self._done:
+            return
+        self._done = True
+        with contextlib.suppress(OSError):
+            os.truncate(self.path, 0)
         if self._h5.id.valid:
-            self._h5.close()
+            with contextlib.suppress(Exception):
+                self._h5.close()
 
     def __enter__(self) -> StoreWriter:
         return self
