@@ -50,6 +50,7 @@ class HeadResult:
     selection: pd.DataFrame | None = None  # selection.csv: the candidates validation chose among
     problems: list[str] = field(default_factory=list)
     config: dict[str, Any] = field(default_factory=dict)  # the ``heads.<name>`` entry
+    folder: Path | None = None  # ${paths.models}/<head>/: the train stage's figures are read from there
 
     @property
     def grid_search(self) -> bool:
@@ -162,6 +163,7 @@ def load_head_result(
         registry.is_order_blind(config),
         is_baseline_candidate(config),
         config=dict(config),
+        folder=folder,
     )
     if (folder / layout.METRICS).is_file():
         try:

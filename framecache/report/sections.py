@@ -9,6 +9,7 @@ section is one function here, one template under ``templates/sections/`` and one
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,10 +18,10 @@ import numpy as np
 from markupsafe import Markup
 
 from framecache import layout
-from framecache.fileio import write_csv
+from framecache.fileio import atomic_path, write_csv
 from framecache.report import curves as curve_tables
-from framecache.report import figures, narrative, tables
 from framecache.report import formatting as fmt
+from framecache.report import narrative, tables
 from framecache.report.comparison import COST_KEYS, Comparison
 from framecache.report.inputs import Facts
 from framecache.report.markdown import bullet_list, markdown_table
@@ -127,21 +128,36 @@ def _scored_heads(cmp: Comparison) -> list:
     return [by_name[r["head"]] for r in cmp.rows if r["status"] == "ok"]
 
 
+def _train_figure(head, name: str, dest: Path) -> Path | None:
+    """The figure train@<head> drew (``plots/<name>``), copied to ``dest``; None when the head has none.
+
+    The train stage draws each head's figures once, so a change to one head re-draws only that head's."""
+    src = head.folder / layout.PLOTS_DIR / name if head.folder is not None else None
+    if src is None or not src.is_file():
+        return None
+    with atomic_path(dest) as tmp:
+        shutil.copyfile(src, tmp)
+    return dest
+
+
 def confusion(inp: ReportInputs, out: Path) -> Rendered:
-    """Repeat 0's test confusion of every scored head: actual/predicted CSV and a matrix plot."""
-    cmp, files, images = inp.cmp, [], []
+    """Repeat 0's test confusion of every scored head: actual/predicted CSV and the matrix train@<head> drew."""
+    cmp, files, images, without = inp.cmp, [], [], []
     for head in _scored_heads(cmp):
         _, y, proba = aligned(head, TEST, cmp.test_ids)
         pred = np.argmax(proba[0], axis=1)
         csv = out / layout.CONFUSION_DIR / f"{head.name}.csv"
         pairs_ = ({"actual": cmp.classes[a], "predicted": cmp.classes[p]} for a, p in zip(y, pred, strict=True))
         write_csv(csv, pairs_, ["actual", "predicted"])
-        png = out / layout.CONFUSION_DIR / f"{head.name}.png"
-        title = f"{head.name}: test, repeat 0 (top-1 {fmt.pct(float(np.mean(pred == y)))})"
-        figures.plot_confusion(y, pred, cmp.classes, title, png)
-        files += [csv, png]
+        files.append(csv)
+        png = _train_figure(head, layout.CONFUSION_PNG, out / layout.CONFUSION_DIR / f"{head.name}.png")
+        if png is None:
+            without.append(head.name)
+            continue
+        files.append(png)
         images.append(image(png, f"confusion matrix of {head.name}", 380, head.name))
-    html = render_fragment("figures.html.j2", images=images, without=[], curve_file=layout.CURVE)
+    missing = f"{layout.PLOTS_DIR}/{layout.CONFUSION_PNG}"
+    html = render_fragment("figures.html.j2", images=images, without=without, missing_file=missing)
     return Rendered(Fragment("confusion", "Confusion matrices (test, repeat 0)", html), None, tuple(files))
 
 
@@ -157,8 +173,8 @@ def curves(inp: ReportInputs, out: Path) -> Rendered:
             shown.add(head.name)
         if head.grid_search or head.curve is None:
             continue
-        png = out / layout.CURVES_DIR / f"{head.name}.png"
-        if figures.plot_curve(head.curve, head.name, png, curve_tables.restored_epoch(head)):
+        png = _train_figure(head, layout.CURVE_PNG, out / layout.CURVES_DIR / f"{head.name}.png")
+        if png is not None:
             files.append(png)
             shown.add(head.name)
             images.append(image(png, f"training curve of {head.name}", 580, head.name))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -13,7 +14,7 @@ import pytest
 from framecache import layout
 from framecache.report.build import build_report
 from framecache.report.sections import COMPARISON_COLUMNS, DIGEST, SECTIONS
-from tests.report.train_outputs import CLASSES, HEADS, TWO, build, params_for, write_fixture
+from tests.report.train_outputs import CLASSES, HEADS, STORE, TWO, build, params_for, write_fixture
 
 
 @pytest.fixture(scope="module")
@@ -247,3 +248,25 @@ def test_no_perfect_score_has_a_zero_width_interval(full):
     pairs = pd.read_csv(out / layout.PAIRS_CSV)
     assert (pairs["high"] - pairs["low"] > 0.05).all()
     assert ((pairs["accuracy"] == 1.0) <= (pairs["low"] < 0.85)).all()
+
+
+def test_report_assembles_the_figures_each_train_stage_drew(full, tmp_path):
+    """The report copies train@<head>'s own figures (it never redraws them), and names a head whose figure is
+    missing instead of failing."""
+    _, out, dirs = full
+    for name in HEADS:
+        drawn = dirs["models"] / name / layout.PLOTS_DIR / layout.CONFUSION_PNG
+        assert (out / layout.CONFUSION_DIR / f"{name}.png").read_bytes() == drawn.read_bytes()
+    curve = dirs["models"] / "lstm" / layout.PLOTS_DIR / layout.CURVE_PNG
+    assert (out / layout.CURVES_DIR / "lstm.png").read_bytes() == curve.read_bytes()
+
+    models = tmp_path / "models"
+    shutil.copytree(dirs["models"], models)
+    (models / "lstm" / layout.PLOTS_DIR / layout.CONFUSION_PNG).unlink()
+    again = tmp_path / "report"
+    store = dirs["features"] / STORE
+    build_report(params_for(None), dirs["prepared"], dirs["features"], store, models, again)
+    page = (again / layout.REPORT_HTML).read_text()
+    section = page[page.index('id="confusion"') : page.index('id="curves"')]
+    assert "from the train stage (re-run it): lstm" in section
+    assert section.count("<img") == len(HEADS) - 1
