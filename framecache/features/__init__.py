@@ -2,8 +2,11 @@
 
 Where things live:
 
-- ``backbones`` — the registry (one record per backbone) and each one's preprocessing; ``weights`` — the
-  weights files (never downloaded) and their checksums; ``build`` — building a frozen, BatchNorm-folded network.
+- ``names`` — what ``extract.backbone`` accepts (aliases, ``timm/<model>.<tag>``,
+  ``torchvision/<builder>[:<WEIGHTS>]``), checked at params load; ``backbones`` — the records (``get_spec``)
+  and each one's preprocessing; ``weights`` / ``fetch`` — the weights files, fetched into timm's/torchvision's
+  caches on first use, and their checksums; ``catalog`` — the listing/fetch command; ``build`` — building a
+  frozen, BatchNorm-folded network.
 - ``provenance`` — what a store was built with and when it is stale; ``store/`` — the HDF5 store: its
   layout (``schema``), ``reader`` and ``writer``.
 - The extract stage as steps: ``inputs`` (manifest, classes, expected provenance) → ``plan`` (reuse and
