@@ -11,7 +11,9 @@ Reading order, inputs to page:
 * ``curves``: what a head's curve.csv is (a torch head's epochs, or a pooled/SVM head's validation grid);
 * ``inputs``: facts about the dataset and the extraction, each file allowed to be missing;
 * ``formatting``, ``tables``, ``narrative``, ``summary``: how numbers, tables and sentences read;
-* ``figures``: confusion matrices and torch heads' loss curves (PNG); ``markdown``: comparison.md;
+* ``confusion``: confusion at any class count (count matrices, the most frequent confusions, the classes a
+  sub-matrix shows, the worst and best classes); the PNGs are drawn by the train stage and copied;
+  ``markdown``: comparison.md;
 * ``sections``: the ordered list of sections, each giving its HTML, Markdown and files;
 * ``page`` + ``templates/``: the Jinja2 page (autoescaped); ``build``: the entry point.
 """

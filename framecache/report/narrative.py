@@ -14,11 +14,13 @@ from framecache.report import formatting as fmt
 from framecache.report.comparison import Comparison
 from framecache.report.selection import ALL, OTHER, PAIRS, VALIDATION, Winner
 
-LISTED = 12  # classes named in a sentence; more are counted
+LISTED = 12  # classes named in a sentence; more are only counted (the per-class table names them)
 
 
-def _names(items: Sequence[str]) -> str:
-    return ", ".join(items) if len(items) <= LISTED else f"{', '.join(items[:LISTED])}, … ({len(items)} in all)"
+def _named(listed: str, counted: str, items: Sequence[str]) -> str:
+    """``listed (a, b, c)`` for a few items; for more than :data:`LISTED`, ``counted`` alone, so a headline
+    reads the same at 101 classes."""
+    return f"{listed} ({', '.join(items)})" if len(items) <= LISTED else counted
 
 
 def _videos(w: Winner) -> str:
@@ -51,13 +53,15 @@ def headline(cmp: Comparison) -> list[str]:
     conf = f"{100 * cmp.settings['confidence']:g}%"
     lines = []
     if PAIRS in cmp.winners:
-        pairs = _names([p.label for p in cmp.pairs])
-        lines.append(_winner_line(cmp.winners[PAIRS], f"the order-only pairs ({pairs})", "within-pair accuracy", conf))
+        pairs = _named("the order-only pairs", f"the {len(cmp.pairs)} order-only pairs", [p.label for p in cmp.pairs])
+        lines.append(_winner_line(cmp.winners[PAIRS], pairs, "within-pair accuracy", conf))
     if OTHER in cmp.winners:
-        other = _names(cmp.other_classes)
-        lines.append(_winner_line(cmp.winners[OTHER], f"the appearance classes ({other})", "top-1", conf))
+        other = _named("the appearance classes", f"the {len(cmp.other_classes)} appearance classes", cmp.other_classes)
+        lines.append(_winner_line(cmp.winners[OTHER], other, "top-1", conf))
     if ALL in cmp.winners:
-        what = f"the dataset's {len(cmp.classes)} classes ({_names(cmp.classes)})"
+        what = _named(
+            f"the dataset's {len(cmp.classes)} classes", f"the dataset's {len(cmp.classes)} classes", cmp.classes
+        )
         lines.append(_winner_line(cmp.winners[ALL], what, "top-1", conf))
     scored = [r for r in cmp.rows if r["status"] == "ok"]
     above = [r["head"] for r in scored if r.get("above_chance")]

@@ -15,10 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from markupsafe import Markup
 
 from framecache import layout
 from framecache.fileio import atomic_path, write_csv
+from framecache.report import confusion as confusion_tables
 from framecache.report import curves as curve_tables
 from framecache.report import formatting as fmt
 from framecache.report import narrative, tables
@@ -27,6 +29,7 @@ from framecache.report.inputs import Facts
 from framecache.report.markdown import bullet_list, markdown_table
 from framecache.report.page import Fragment, emphasis, image, render_fragment, table
 from framecache.report.results import TEST, aligned
+from framecache.report.selection import ALL
 
 COMPARISON_COLUMNS = [
     "head", "type", "order_blind", "repeats", "test_videos", "test_groups",
@@ -39,6 +42,7 @@ COMPARISON_COLUMNS = [
     "mcnemar_head_only", "mcnemar_baseline_only", "mcnemar_p", "mcnemar_p_holm",
     *COST_KEYS, "status",
 ]  # fmt: skip
+MATRIX_SUFFIX = ".matrix.csv"  # confusion/<head>.matrix.csv: the full count matrix, linked from the page
 PAIR_COLUMNS = ["head", "pair", "status", "test_videos", "test_groups", "accuracy", "low", "high", "std"]
 
 
@@ -58,6 +62,11 @@ class Rendered:
     fragment: Fragment
     markdown: str | None = None
     files: tuple[Path, ...] = ()
+
+
+def _write_frame(path: Path, frame: pd.DataFrame) -> Path:
+    write_csv(path, frame.to_dict("records"), [str(c) for c in frame.columns])
+    return path
 
 
 def _write_rows(path: Path, rows: list[dict], columns: list[str]) -> Path:
@@ -114,11 +123,16 @@ def pairs(inp: ReportInputs, out: Path) -> Rendered:
 
 
 def per_class(inp: ReportInputs, out: Path) -> Rendered:
+    """Per-class test accuracy: every class up to ``confusion.TABLE_ALL``, else the worst and best classes (the
+    full table is per_class.csv either way)."""
     cmp = inp.cmp
     heads = [r["head"] for r in cmp.rows]
-    html = render_fragment("per_class.html.j2", per_class=table(tables.per_class_table(cmp), heat=heads))
+    scored = [r["head"] for r in cmp.rows if r["status"] == "ok"]
+    parts = confusion_tables.worst_and_best(tables.per_class_table(cmp), scored)
+    shown = [(title, table(df, heat=[*heads, "mean over heads"])) for title, df in parts]
+    html = render_fragment("per_class.html.j2", parts=shown, classes=len(cmp.classes), csv=layout.PER_CLASS_CSV)
     kind = ["kind"] if cmp.has_pairs else []
-    columns = ["class", *kind, "test_videos", *[r["head"] for r in cmp.rows if r["status"] == "ok"]]
+    columns = ["class", *kind, "test_videos", *scored]
     path = _write_rows(out / layout.PER_CLASS_CSV, cmp.per_class_rows, columns)
     return Rendered(Fragment("per-class", "Per-class test accuracy", html), None, (path,))
 
@@ -141,15 +155,20 @@ def _train_figure(head, name: str, dest: Path) -> Path | None:
 
 
 def confusion(inp: ReportInputs, out: Path) -> Rendered:
-    """Repeat 0's test confusion of every scored head: actual/predicted CSV and the matrix train@<head> drew."""
-    cmp, files, images, without = inp.cmp, [], [], []
+    """Repeat 0's test confusion of every scored head: actual/predicted CSV, the full count matrix as CSV (linked),
+    the matrix train@<head> drew, the most confused pairs over all heads and, past ``confusion.PLOT_ALL``
+    classes, the chosen head's most confused classes as a shaded table."""
+    cmp, files, images, without, matrices = inp.cmp, [], [], [], {}
     for head in _scored_heads(cmp):
         _, y, proba = aligned(head, TEST, cmp.test_ids)
         pred = np.argmax(proba[0], axis=1)
         csv = out / layout.CONFUSION_DIR / f"{head.name}.csv"
         pairs_ = ({"actual": cmp.classes[a], "predicted": cmp.classes[p]} for a, p in zip(y, pred, strict=True))
         write_csv(csv, pairs_, ["actual", "predicted"])
-        files.append(csv)
+        matrices[head.name] = confusion_tables.counts(y, pred, len(cmp.classes))
+        full = out / layout.CONFUSION_DIR / f"{head.name}{MATRIX_SUFFIX}"
+        _write_frame(full, confusion_tables.matrix_frame(matrices[head.name], cmp.classes))
+        files += [csv, full]
         png = _train_figure(head, layout.CONFUSION_PNG, out / layout.CONFUSION_DIR / f"{head.name}.png")
         if png is None:
             without.append(head.name)
@@ -157,8 +176,27 @@ def confusion(inp: ReportInputs, out: Path) -> Rendered:
         files.append(png)
         images.append(image(png, f"confusion matrix of {head.name}", 380, head.name))
     missing = f"{layout.PLOTS_DIR}/{layout.CONFUSION_PNG}"
-    html = render_fragment("figures.html.j2", images=images, without=without, missing_file=missing)
+    html = render_fragment("confusion.html.j2", images=images, without=without, missing_file=missing,
+                           links=[(h, f"{layout.CONFUSION_DIR}/{h}{MATRIX_SUFFIX}") for h in matrices],
+                           **_confusion_tables(cmp, matrices))  # fmt: skip
     return Rendered(Fragment("confusion", "Confusion matrices (test, repeat 0)", html), None, tuple(files))
+
+
+def _confusion_tables(cmp: Comparison, matrices: dict[str, np.ndarray]) -> dict:
+    """The most confused pairs (over all heads) and, past PLOT_ALL classes, the chosen head's shaded sub-matrix."""
+    chosen = cmp.winners[ALL].best if ALL in cmp.winners else None
+    chosen = chosen if chosen in matrices else next(iter(matrices), None)
+    pairs_ = confusion_tables.pairs_table(matrices, cmp.classes, chosen)
+    sub, n = None, len(cmp.classes)
+    if chosen is not None and n > confusion_tables.PLOT_ALL:
+        m = matrices[chosen]
+        keep = confusion_tables.shown_classes(m)
+        share = m[np.ix_(keep, keep)] / np.maximum(m[keep].sum(axis=1, keepdims=True), 1)
+        frame = pd.DataFrame(share, columns=[cmp.classes[c] for c in keep])
+        frame.insert(0, "actual \\ predicted", [cmp.classes[c] for c in keep])
+        sub = table(frame, heat=frame.columns[1:].tolist())
+    return {"pairs": table(pairs_) if len(pairs_) else None, "chosen": chosen, "sub": sub, "classes": n,
+            "sub_size": confusion_tables.PLOT_SHOWN}  # fmt: skip
 
 
 def curves(inp: ReportInputs, out: Path) -> Rendered:

@@ -160,10 +160,14 @@ def test_repeat_means_match_the_train_stage_metrics(full):
 
 
 def test_html_is_self_contained(full):
+    """Images are embedded; links (the full confusion matrices) point at files beside the page, never out."""
     _, out, _ = full
     page = (out / layout.REPORT_HTML).read_text()
-    srcs = re.findall(r'(?:src|href)="([^"]*)"', page)
+    srcs = re.findall(r'src="([^"]*)"', page)
     assert srcs and all(s.startswith("data:image/png;base64,") for s in srcs)
+    links = re.findall(r'href="([^"]*)"', page)
+    assert sorted(links) == sorted(f"{layout.CONFUSION_DIR}/{h}.matrix.csv" for h in HEADS)
+    assert all((out / link).is_file() for link in links)
     assert "http://" not in page and "https://" not in page
     assert page.count("<img") == len(HEADS) + 2  # confusion matrices + two trained nets' curves
 
