@@ -119,14 +119,14 @@ def load_sample(path: str | Path, sampling: Sampling, geometry: Geometry, *, mod
     """Decode the sampled frames of one video, holding only those frames in memory.
 
     Frame count, timestamps and keyframes come from a demux pass (cheap; for MP4 without frame reordering
-    from its sample table, cheaper still), so the wanted indices are known before decoding. ``mode``: ``seek`` decodes only the GOPs holding wanted frames
-    (framecache.video.seeking), ``forward`` decodes from the start without seeking; both skip unwanted
-    non-reference H.264 pictures, and fall back to ``sequential`` — every frame up to the last wanted one,
-    counted — wherever the index cannot be trusted (the reason goes into ``note``). The frames are
-    identical in every mode. When decoding yields fewer frames than the demuxer
-    announced (truncated or corrupt stream) the indices are re-drawn over the frames that do decode and the
-    video is decoded once more; the shortfall is recorded in ``frames_usable`` and ``note``. Raises
-    :class:`VideoError` when no frame decodes.
+    from its sample table, cheaper still), so the wanted indices are known before decoding. ``mode``:
+    ``seek`` decodes only the GOPs holding wanted frames (framecache.video.seeking), ``forward`` decodes from
+    the start without seeking; both skip unwanted non-reference H.264 pictures (HEVC with one temporal
+    sub-layer), and fall back to ``sequential`` — every frame up to the last wanted one, counted — wherever
+    the index cannot be trusted (the reason goes into ``note``). The frames are identical in every mode.
+    When decoding yields fewer frames than the demuxer announced (truncated or corrupt stream) the indices
+    are re-drawn over the frames that do decode and the video is decoded once more; the shortfall is
+    recorded in ``frames_usable`` and ``note``. Raises :class:`VideoError` when no frame decodes.
     """
     path = Path(path)
     if mode not in MODES:
