@@ -135,7 +135,10 @@ def indexed(path: Path) -> Demuxed | None:
         dts = np.asarray([e[0] for e in entries], dtype=np.int64)
         if np.any(np.diff(dts) <= 0):
             return None
-        first = next((packet for packet in container.demux(stream) if packet.size > 0), None)
+        try:
+            first = next((packet for packet in container.demux(stream) if packet.size > 0), None)
+        except av.FFmpegError:
+            return None  # the demux pass will say what is wrong
         if first is None or first.pts is None or first.dts != dts[0]:
             return None
         pts = dts + (first.pts - first.dts)
