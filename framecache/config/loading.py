@@ -4,10 +4,16 @@ numbers and strings), fully defaulted, so no consumer sees a pydantic object.
 
 YAML 1.1 (PyYAML) reads ``1e-3`` as the *string* "1e-3" while DVC's YAML 1.2 reader sees a float; the loader
 here resolves floats the YAML 1.2 way so both agree.
+
+:func:`load_params` also refuses what only shows late otherwise: an output folder (``paths.*`` but the
+dataset) outside the repository, which DVC refuses to track only after the stage has run, and an
+``extract.batch_size`` beyond any device's memory. :func:`write_validated` is the ``validate`` stage that
+every other stage depends on, so a bad params file stops ``dvc repro`` before DVC deletes any stage's outputs.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -18,6 +24,15 @@ import yaml
 from framecache.config.messages import ParamsError, validate_model
 from framecache.config.sections import ParamsFile
 from framecache.errors import did_you_mean
+from framecache.fileio import atomic_path
+
+# Frames per forward pass, at most: 1024 frames of 224 px are 600 MB of input alone and several GB of
+# activations on any backbone here; beyond that a batch only costs memory.
+MAX_BATCH_SIZE = 1024
+# paths.* that are DVC outputs (paths.dataset is an input and may be anywhere)
+OUTPUT_PATHS = ("demo", "prepared", "features", "models", "report")
+# What the validate stage writes: always the same bytes, so re-validating never makes a stage re-run.
+VALIDATED = "params.yaml validated; every stage depends on this file (see stages/validate.py)\n"
 
 
 class _Loader(yaml.SafeLoader):
@@ -110,6 +125,42 @@ def _cross_checks(p: dict[str, Any]) -> None:
             )
     if len(set(p["train"]["heads"])) != len(p["train"]["heads"]):
         raise ParamsError(f"params: train.heads = {p['train']['heads']!r} lists a head twice")
+    batch = p["extract"]["batch_size"]
+    if batch is not None and batch > MAX_BATCH_SIZE:
+        raise ParamsError(
+            f"params: extract.batch_size = {batch} is more than {MAX_BATCH_SIZE} frames per forward pass, which "
+            "only costs memory (many GB of activations); use at most that, or null for the measured default"
+        )
+
+
+def repository_root(params_path: Path) -> Path:
+    """The repository a params file belongs to: the nearest folder above it holding .dvc or .git, else its
+    own folder."""
+    folder = Path(os.path.abspath(params_path)).parent
+    for candidate in (folder, *folder.parents):
+        if (candidate / ".dvc").exists() or (candidate / ".git").exists():
+            return candidate
+    return folder
+
+
+def _check_outputs_inside(p: Mapping[str, Any], params_path: Path) -> None:
+    """Every output folder inside the repository: DVC refuses an output outside it, but only once the stage
+    has run (a whole extraction lost). Paths are read as DVC reads them, relative to params.yaml's folder."""
+    root = repository_root(params_path)
+    base = Path(os.path.abspath(params_path)).parent
+    for key in OUTPUT_PATHS:
+        value = p["paths"][key]
+        target = Path(os.path.normpath(base / os.path.expanduser(value)))
+        if target != root and root not in target.parents:
+            raise ParamsError(
+                f"params: paths.{key} = {value!r} is outside the repository {root}: DVC only tracks outputs "
+                f"inside it, and would refuse this one after the stage has run; use a folder inside the "
+                f"repository (the default is {_default_path(key)!r})"
+            )
+
+
+def _default_path(key: str) -> str:
+    return ParamsFile.model_fields["paths"].default.model_dump()[key]
 
 
 def _plain(model: ParamsFile) -> dict[str, Any]:
@@ -139,4 +190,15 @@ def load_params(path: str | Path = "params.yaml") -> Params:
         data = read_yaml(path)
     except yaml.YAMLError as exc:
         raise ParamsError(f"params: {path} is not valid YAML: {exc}") from None
-    return validate(data)
+    params = validate(data)
+    _check_outputs_inside(params, path)
+    return params
+
+
+def write_validated(params_path: str | Path, out: str | Path) -> Params:
+    """The validate stage: load and check ``params_path`` (raising ParamsError), then write ``out`` — the same
+    bytes every time, so that stages depending on it re-run only for their own reasons."""
+    params = load_params(params_path)
+    with atomic_path(out) as tmp:
+        tmp.write_text(VALIDATED, encoding="utf-8")
+    return params

@@ -13,12 +13,13 @@ from typing import Any
 
 import numpy as np
 
+from framecache.features.codeversion import code_version
 from framecache.video.sampling import Sampling
 
 SCHEMA_VERSION = 1
-# Bump when a change to decoding, sampling or preprocessing code changes the features a configuration
-# yields: stores (and journal parts) built by older code then count as stale instead of being reused.
-EXTRACTOR_VERSION = 1
+# Derived from the source of the decoding, sampling, preprocessing and backbone code (features.codeversion):
+# stores (and journal parts) built by other code count as stale instead of being reused, with no bump to forget.
+EXTRACTOR_VERSION = code_version()
 PROVENANCE_KEYS = (
     "schema_version",
     "extractor_version",
