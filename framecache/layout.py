@@ -19,8 +19,9 @@ FAILURES = "failures.csv"  # also extract's, under ${paths.features}/
 SUMMARY = "summary.json"  # also the report's, under ${paths.report}/
 MANIFEST_COLUMNS = (
     "video_id", "path", "label", "label_index", "split", "group",
-    "frames", "fps", "duration", "width", "height", "codec", "sha256",
+    "frames", "fps", "duration", "width", "height", "codec", "sha256", "size", "mtime_ns",
 )  # fmt: skip
+# size (bytes) and mtime_ns: the file as prepare hashed it; extract re-hashes a video whose file differs
 # what extract needs of a manifest (a hand-written one may leave the probe columns out)
 MANIFEST_REQUIRED = ("video_id", "path", "label", "label_index", "split", "group", "frames", "sha256")
 FAILURE_COLUMNS = ("path", "reason")

@@ -27,6 +27,7 @@ class Indexed:
     candidate: Candidate
     info: VideoInfo
     sha256: str
+    stat: os.stat_result | None = None  # the file when it was hashed (size, mtime): extract re-hashes on change
 
 
 def probe_candidates(
@@ -37,7 +38,8 @@ def probe_candidates(
     def work(cand: Candidate) -> Indexed | Failure:
         try:
             info = probe(cand.file)
-            return Indexed(cand, info, file_sha256(cand.file))
+            stat = os.stat(cand.file)  # before hashing: a change while hashing then shows as a later mtime
+            return Indexed(cand, info, file_sha256(cand.file), stat)
         except VideoError as exc:
             return Failure(str(cand.file), exc.reason)
         except OSError as exc:
@@ -85,6 +87,8 @@ def manifest_rows(
                 "height": info.height,
                 "codec": info.codec,
                 "sha256": item.sha256,
+                "size": item.stat.st_size if item.stat else "",
+                "mtime_ns": item.stat.st_mtime_ns if item.stat else "",
             }
         )
     rows.sort(key=lambda r: r["video_id"])

@@ -128,6 +128,7 @@ def _stage_metrics(
         "videos_stored": n - failures,
         "videos_computed": len(plan.to_compute),
         "videos_reused": plan.reused,
+        "videos_rehashed": plan.rehashed,
         "failures": failures,
         "failure_rate": failures / n if n else 0.0,
         "frames": assembled.frames,

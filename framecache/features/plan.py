@@ -2,8 +2,11 @@
 hash, same provenance) and which must be computed, and this rank's share of the latter.
 
 A video is copied instead of recomputed when the previous store at ``--out`` or a journal part holds a video
-with the same content hash (``sha256`` from the manifest, or hashed here when the manifest has none) built
-with the same provenance; library versions and the compute device are recorded but do not invalidate it.
+with the same content hash built with the same provenance. The content hash is the manifest's ``sha256``
+unless the file changed since prepare hashed it — its size or modification time differ from the manifest's
+``size`` and ``mtime_ns`` (a video replaced in place without prepare re-running) — or the manifest has none:
+then the file is hashed here, so a changed video is computed again, never reused stale. Library versions and
+the compute device are recorded but do not invalidate a store.
 Two manifest rows with the same content are computed once. Rank 0 alone decides what is left and
 broadcasts it, so other ranks' parts appearing meanwhile cannot make the shards disagree.
 """
@@ -11,6 +14,7 @@ broadcasts it, so other ranks' parts appearing meanwhile cannot make the shards 
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +37,7 @@ class Plan:
     shas: list[str]
     to_compute: list[VideoJob]
     mine: list[VideoJob]
+    rehashed: int = 0  # videos whose file changed since prepare, hashed again
 
     @property
     def reused(self) -> int:
@@ -42,13 +47,34 @@ class Plan:
 def plan_extraction(inputs: ExtractInputs, out: Path, dist: distributed.Context) -> Plan:
     shas: list[str] = []
     to_compute: list[VideoJob] = []
+    rehashed = 0
     if dist.is_main:
         remove_stray_temps(out)
-        # content hashes decide reuse; a manifest row without one is hashed here
-        shas = [row.sha256 or _safe_sha(row.path) for row in inputs.manifest.itertuples()]
+        # content hashes decide reuse; a row without one, or whose file changed since prepare, is hashed here
+        changed = [_changed_since_prepare(row) for row in inputs.manifest.itertuples()]
+        shas = [
+            _safe_sha(row.path) if again or not row.sha256 else row.sha256
+            for row, again in zip(inputs.manifest.itertuples(), changed, strict=True)
+        ]
+        rehashed = sum(changed)
+        if rehashed:
+            log.info("%d video(s) changed since prepare (size or modification time): hashed again", rehashed)
         to_compute = _left_to_compute(inputs.manifest, shas, _reusable_shas(out, inputs.expect))
-    shas, to_compute = dist.broadcast((shas, to_compute))
-    return Plan(shas, to_compute, _my_share(inputs, shas, to_compute, dist))
+    shas, to_compute, rehashed = dist.broadcast((shas, to_compute, rehashed))
+    return Plan(shas, to_compute, _my_share(inputs, shas, to_compute, dist), rehashed)
+
+
+def _changed_since_prepare(row: Any) -> bool:
+    """Whether the file's size or mtime differ from what the manifest recorded (False when it recorded none,
+    or the file cannot be read: decoding then records why)."""
+    size, mtime = str(getattr(row, "size", "")).strip(), str(getattr(row, "mtime_ns", "")).strip()
+    if not size and not mtime:
+        return False
+    try:
+        stat = os.stat(row.path)
+    except OSError:
+        return False
+    return (bool(size) and str(stat.st_size) != size) or (bool(mtime) and str(stat.st_mtime_ns) != mtime)
 
 
 def _reusable_shas(out: Path, expect: Mapping[str, Any]) -> set[str]:
