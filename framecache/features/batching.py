@@ -6,9 +6,10 @@ Decoding runs in worker processes (:class:`DecodeDataset`, one item per video, n
 main process cuts the stream of frames into batches (:func:`batched_features`) and runs the model
 (:class:`BatchRunner`): fp32 channels_last on CPU; AMP (bf16 where supported, else fp16), channels_last,
 pinned staging buffers and non-blocking copies on CUDA, with the next batch launched before the previous
-one's features are fetched. The last batch is padded to the full batch size, so every forward pass has the
-same shape and a frame's features never depend on which frames shared its batch (on CPU they are bitwise
-identical).
+one's features are fetched. After a full batch, the last one is padded to the full batch size, so every
+forward pass has the same shape and a frame's features never depend on which frames shared its batch (on
+CPU they are bitwise identical). Frames that do not fill one batch run as one batch of just their size:
+padding then would only allocate memory the data never needs (a batch size of 512 for a few videos).
 """
 
 from __future__ import annotations
@@ -149,6 +150,7 @@ class _Batcher:
         self.staged_offset = 0  # rows of staged[0] already batched
         self.staged_rows = 0
         self.in_flight: tuple[torch.Tensor, list[tuple[_Pending, int, int]], int] | None = None
+        self.full_shape_run = False  # a full batch ran: pad the last one to its shape
 
     def add(self, pending: _Pending) -> None:
         if pending.rows:
@@ -180,7 +182,8 @@ class _Batcher:
                 self.staged_offset = 0
         self.staged_rows -= rows
         batch = torch.cat(parts) if len(parts) > 1 else parts[0]
-        if rows < bsz:
+        self.full_shape_run |= rows == bsz
+        if rows < bsz and self.full_shape_run:
             # pad: the same batch shape for every pass, so results never depend on batch composition
             pad = torch.zeros((bsz - rows, *batch.shape[1:]), dtype=batch.dtype)
             batch = torch.cat([batch, pad])
