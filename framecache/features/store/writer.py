@@ -13,6 +13,7 @@ import errno
 import json
 import os
 import re
+import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -161,6 +162,8 @@ class StoreWriter:
     def _finish(self) -> None:
         self._flush(True)
         h = self._h5
+        h.flush()  # the data's metadata first: little is left unwritten if the columns below do not fit
+        self._ensure_space(self._columns_bytes())
         # the new datasets stay referenced until the flush: closing one writes its header, and a write
         # failing there would be a warning printed at garbage collection instead of an error raised here
         made = [h.create_dataset("offsets", data=np.asarray(self._offsets, dtype=np.int64))]
@@ -171,6 +174,23 @@ class StoreWriter:
         h.flush()  # everything written while the file is still open: a failure here can still be discarded
         del made
         h.close()
+
+    def _columns_bytes(self) -> int:
+        """A generous estimate of what the per-video columns take on disk: a string is its bytes plus a heap
+        header and a reference (16 bytes each, rounded to 8), an integer 8 bytes; then a quarter and 64 KiB
+        for the HDF5 structures around them."""
+        strings = sum(len(v.encode()) + 40 for name in VIDEO_STR for v in self._video[name])
+        numbers = 8 * len(self._offsets) * (1 + len(VIDEO_INT))
+        return (strings + numbers) * 5 // 4 + (64 << 10)
+
+    def _ensure_space(self, needed: int) -> None:
+        """Raise ENOSPC *before* HDF5 starts on what cannot fit: its metadata waits in memory until the file
+        is flushed, and a flush that fails leaves more behind than emptying the file can make room for."""
+        free = shutil.disk_usage(self.path.parent).free
+        if free < needed:
+            raise OSError(
+                errno.ENOSPC, f"{os.strerror(errno.ENOSPC)}: {needed >> 10} KiB needed, {free >> 10} KiB free"
+            )
 
     def abort(self) -> None:
         """Discard the file: emptied first (a full disk gets its space back, so closing cannot fail for want
