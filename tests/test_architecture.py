@@ -17,7 +17,8 @@ COMMAND_LINES = 100
 
 
 def test_the_commands_are_the_pipeline_stages_and_predict():
-    assert sorted(m.split(".")[1] for m in COMMANDS) == ["demo", "extract", "predict", "prepare", "report", "train"]
+    stages = ["demo", "extract", "predict", "prepare", "report", "train", "validate"]
+    assert sorted(m.split(".")[1] for m in COMMANDS) == stages
 
 
 @pytest.mark.parametrize("module", LIBRARY)
