@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from framecache.errors import FramecacheError, did_you_mean
+from framecache.features.provenance import EXTRACTOR_VERSION
 from framecache.features.store import FeatureStore
 from framecache.heads import load_head
 from framecache.layout import MODEL, head_dir, store_path
@@ -197,6 +198,13 @@ def predict_videos(
     with FeatureStore.open(store_file) as feature_store:
         provenance = dict(feature_store.provenance)
         classes = list(feature_store.classes)
+    if provenance.get("extractor_version") != EXTRACTOR_VERSION:
+        # new videos would get features from other code than the ones the head was trained on
+        raise FramecacheError(
+            f"feature store {store_file} was extracted by other feature code (extractor_version "
+            f"{provenance.get('extractor_version')}, this code {EXTRACTOR_VERSION}); re-run `dvc repro` "
+            "(extract and train) first"
+        )
     model = load_head(model_file)
     files, failures = expand_inputs(inputs, params["prepare"]["extensions"])
     done = predict_files(files, model, provenance, classes, device or params["extract"]["device"], top_k)

@@ -189,3 +189,11 @@ def test_real_clip_and_corrupt_file_end_to_end(tmp_path, weizmann64, extract_man
     assert set(got) == set(classes)
     np.testing.assert_allclose([got[c] for c in classes], want, atol=1e-6)
     assert bad["label"] is None and bad["error"]
+
+
+def test_store_from_other_feature_code_is_refused(project, feature_store):
+    """New videos would get features from other code than the head was trained on: refuse, say what to do."""
+    old = {**PROVENANCE, "extractor_version": EXTRACTOR_VERSION + 1}
+    store = feature_store(project.root / "old.h5", old, CLASSES, [("v0", np.zeros((2, K)), 0, "train")])
+    with pytest.raises(FramecacheError, match=r"other feature code.*re-run `dvc repro`"):
+        predict.main(["videos/walk_1.mp4", "--head", "pool_mean", "--store", str(store)])
