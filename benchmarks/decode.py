@@ -43,6 +43,7 @@ from benchmarks.markdown import write_section  # noqa: E402
 from framecache.video import decode, seeking  # noqa: E402
 from framecache.video.frames import Geometry  # noqa: E402
 from framecache.video.sampling import Sampling  # noqa: E402
+from tests.builders import remux  # noqa: E402
 
 
 def make_clip(path: Path, seconds: float, gop: int, args: argparse.Namespace, seed: int = 0, slices: int = 1) -> Path:
@@ -205,15 +206,7 @@ def bare_copies(copies: int, threads: int, batch: int, frames: int) -> float:
 def tagged_copy(src: Path, dst: Path, tag: str) -> Path:
     """The same packets in a file whose metadata differs (a different content hash): the stage reuses features
     of identical files within a run, so each copy of a clip must be its own file to be extracted."""
-    if not dst.is_file():
-        with av.open(str(src)) as source, av.open(str(dst), "w", format="mp4") as out:
-            out.metadata["comment"] = tag
-            stream = out.add_stream_from_template(source.streams.video[0])
-            for packet in source.demux(video=0):
-                if packet.size:
-                    packet.stream = stream
-                    out.mux(packet)
-    return dst
+    return dst if dst.is_file() else remux(src, dst, metadata={"comment": tag})
 
 
 def repeated_manifest(folder: Path, clips: list[Path], repeats: int) -> tuple[Path, Path]:

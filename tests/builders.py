@@ -17,6 +17,14 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 
 
+def read_rows(path: Path) -> list[dict[str, str]]:
+    """A CSV file's rows as dicts of strings (what a stage wrote, read back the way a user would)."""
+    import csv
+
+    with open(path, newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
 def default_params() -> dict[str, Any]:
     """A fresh copy of the repository's params.yaml as plain data."""
     return copy.deepcopy(yaml.safe_load((REPO / "params.yaml").read_text(encoding="utf-8")))
@@ -70,3 +78,18 @@ def write_store(
             writer.append(VideoFeatures(video_id, np.asarray(feats), np.arange(T), np.arange(T) / 2.0,
                                         label=int(label), split=split))  # fmt: skip
     return path
+
+
+def remux(src: Path, dst: Path, *, options: dict | None = None, metadata: dict | None = None) -> Path:
+    """The same video packets in a new MP4 (``options``: muxer options such as movflags; ``metadata``: tags
+    that change the file's bytes but not one decoded frame)."""
+    import av
+
+    with av.open(str(src)) as source, av.open(str(dst), "w", format="mp4", options=options or {}) as out:
+        out.metadata.update(metadata or {})
+        stream = out.add_stream_from_template(source.streams.video[0])
+        for packet in source.demux(video=0):
+            if packet.size:
+                packet.stream = stream
+                out.mux(packet)
+    return dst

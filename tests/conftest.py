@@ -202,3 +202,11 @@ def feature_store():
     from tests.builders import write_store
 
     return write_store
+
+
+@pytest.fixture
+def repo_params():
+    """The repository's params.yaml, loaded and validated as a stage loads it."""
+    from framecache.config.params import load_params
+
+    return load_params(REPO / "params.yaml")

@@ -27,7 +27,14 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import stats
 
-from framecache.evaluation.statistics import ChanceTest, Interval, McNemar, resample_counts, weighted_mean
+from framecache.evaluation.statistics import (
+    ChanceTest,
+    Interval,
+    McNemar,
+    percentile_interval,
+    resample_counts,
+    weighted_mean,
+)
 
 EXACT_METHOD = "exact"  # scipy's name for Clopper-Pearson in BinomTestResult.proportion_ci
 
@@ -76,15 +83,6 @@ def exact_interval(successes: float, n: float, confidence: float) -> tuple[float
     return low, high
 
 
-def _percentile(samples: np.ndarray, confidence: float) -> tuple[float, float]:
-    samples = samples[~np.isnan(samples)]
-    if samples.size == 0:
-        return float("nan"), float("nan")
-    tail = (1.0 - confidence) / 2.0
-    low, high = np.quantile(samples, [tail, 1.0 - tail])
-    return float(low), float(high)
-
-
 def widened(point: float, low: float, high: float, n: int, confidence: float) -> Interval:
     """A bootstrap interval of a score in [0, 1], widened to contain the exact interval of the same share
     over ``n`` videos: a percentile bootstrap is too narrow at small n (zero width at a perfect score)."""
@@ -108,7 +106,7 @@ def share_interval(scores: np.ndarray, weights: np.ndarray, codes: np.ndarray, c
     point = float(scores.mean())
     low, high = exact_interval(float(scores.sum()), n, confidence)
     if is_grouped(codes):
-        b_low, b_high = _percentile(weighted_mean(scores, weights), confidence)
+        b_low, b_high = percentile_interval(weighted_mean(scores, weights), confidence)
         low, high = min(low, b_low), max(high, b_high)
     return Interval(point, low, high)
 

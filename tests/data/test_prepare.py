@@ -12,22 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from framecache.config.params import load_params
 from framecache.data.prepare import prepare_dataset
 from framecache.fileio import file_sha256
 from framecache.layout import MANIFEST_COLUMNS
+from tests.builders import read_rows
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def params():
-    return load_params(REPO / "params.yaml")
-
-
-def _read(out: Path, name: str) -> list[dict]:
-    with open(out / name, newline="") as fh:
-        return list(csv.DictReader(fh))
 
 
 def _tree_hashes(root: Path) -> dict[str, tuple[str, float]]:
@@ -62,7 +52,7 @@ def test_generated_clips_with_ucf_names_and_bad_files(tmp_path, make_video, para
     summary = prepare_dataset(root, out, params)
 
     assert _tree_hashes(root) == before, "prepare must not touch the user's files"
-    rows = _read(out, "manifest.csv")
+    rows = read_rows(out / "manifest.csv")
     assert list(rows[0]) == list(MANIFEST_COLUMNS)
     assert len(rows) == 20 and summary["videos"] == 20
     assert (out / "classes.txt").read_text() == "jump\nsit\n"
@@ -74,7 +64,7 @@ def test_generated_clips_with_ucf_names_and_bad_files(tmp_path, make_video, para
     assert first["sha256"] == file_sha256(good)
     assert Path(first["path"]).resolve() == good.resolve()
 
-    failures = {Path(r["path"]).name: r["reason"] for r in _read(out, "failures.csv")}
+    failures = {Path(r["path"]).name: r["reason"] for r in read_rows(out / "failures.csv")}
     assert set(failures) == {"truncated.mp4", "empty.mp4", "text.mp4", "dangling.mp4"}
     assert failures["empty.mp4"] == "empty file (0 bytes)"
     assert failures["text.mp4"].startswith("not a readable video container")
@@ -93,7 +83,7 @@ def test_manifest_entries_that_are_not_files_are_failures(tmp_path, make_video, 
     lines = [f"clips/a{i}.mp4,a\n" for i in range(6)] + [f"clips/b{i}.mp4,b\n" for i in range(6)]
     (root / "manifest.csv").write_text("path,label\n" + "".join(lines) + "clips/dir.mp4,a\nclips/gone.mp4,b\n")
     summary = prepare_dataset(root, tmp_path / "out", params)
-    failures = {Path(r["path"]).name: r["reason"] for r in _read(tmp_path / "out", "failures.csv")}
+    failures = {Path(r["path"]).name: r["reason"] for r in read_rows(tmp_path / "out" / "failures.csv")}
     assert failures == {"dir.mp4": "not a regular file", "gone.mp4": "file not found"}
     assert summary["videos"] == 12 and summary["source"] == "manifest"
 
@@ -101,7 +91,7 @@ def test_manifest_entries_that_are_not_files_are_failures(tmp_path, make_video, 
 def test_weizmann_twins_share_a_group_and_never_straddle(weizmann64, tmp_path, params):
     out = tmp_path / "prepared"
     summary = prepare_dataset(weizmann64, out, params)
-    rows = _read(out, "manifest.csv")
+    rows = read_rows(out / "manifest.csv")
     assert summary["videos"] == 72 and summary["classes"] == 4 and summary["failures"] == 0
     with open(weizmann64 / "manifest.csv", newline="") as fh:
         pairs = {r["path"]: r["group"] for r in csv.DictReader(fh)}
@@ -115,7 +105,7 @@ def test_weizmann_twins_share_a_group_and_never_straddle(weizmann64, tmp_path, p
 def test_ud810_avi_grouped_by_person(ud810, tmp_path, params):
     out = tmp_path / "prepared"
     summary = prepare_dataset(ud810, out, params)
-    rows = _read(out, "manifest.csv")
+    rows = read_rows(out / "manifest.csv")
     assert summary["videos"] == 27 and summary["failures"] == 0
     assert {r["codec"] for r in rows} == {"mpeg4"}
     assert {(r["width"], r["height"]) for r in rows} == {("640", "480")}

@@ -3,7 +3,6 @@ labels, unreadable entries (which stop DVC before prepare runs), missing CSV vid
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
 import os
@@ -12,23 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from framecache.config.params import load_params
 from framecache.data.discovery import DatasetError
 from framecache.data.prepare import prepare_dataset
 from framecache.data.splits import check_split_coverage, resolve_splits
+from tests.builders import read_rows
 from tests.data.layouts import hmdb51, kinetics, ucf101
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def params():
-    return load_params(REPO / "params.yaml")
-
-
-def _read(out: Path, name: str) -> list[dict]:
-    with open(out / name, newline="") as fh:
-        return list(csv.DictReader(fh))
 
 
 def _with_split_list(params, n):
@@ -40,7 +29,7 @@ def test_prepare_ucf101_archive_with_the_official_test_split(tmp_path, params):
     for n in (1, 3):
         out = tmp_path / f"out{n}"
         summary = prepare_dataset(tmp_path / "ds", out, _with_split_list(params, n))
-        rows = _read(out, "manifest.csv")
+        rows = read_rows(out / "manifest.csv")
         assert (out / "classes.txt").read_text() == "ApplyLipstick\nHandstandPushups\nTyping\n"
         test_rows = {f"{r['label']}/{Path(r['video_id']).name}" for r in rows if r["split"] == "test"}
         assert test_rows == tests[n], "the official test split, exactly"
@@ -59,13 +48,13 @@ def test_prepare_hmdb51_records_unused_videos(tmp_path, params):
     hmdb51(tmp_path / "ds")
     out = tmp_path / "out"
     summary = prepare_dataset(tmp_path / "ds", out, _with_split_list(params, 2))
-    rows = _read(out, "manifest.csv")
+    rows = read_rows(out / "manifest.csv")
     assert summary["source"] == "hmdb51_splits" and summary["videos"] == 10
     assert sorted(Path(r["video_id"]).name for r in rows if r["split"] == "test" and r["label"] == "pour") == [
         "pour_clip1_f_cm_np1_ri_med_1.avi",
         "pour_clip4_f_cm_np1_ri_med_4.avi",
     ]
-    failures = _read(out, "failures.csv")
+    failures = read_rows(out / "failures.csv")
     assert len(failures) == 2 and all(f["reason"].startswith("marked 0 (not used in this split)") for f in failures)
 
 
@@ -74,7 +63,7 @@ def test_prepare_kinetics_lists_missing_videos_and_tests_on_validate(tmp_path, p
     out = tmp_path / "out"
     with caplog.at_level(logging.INFO, logger="framecache.prepare"):
         summary = prepare_dataset(tmp_path / "ds", out, params)
-    rows = _read(out, "manifest.csv")
+    rows = read_rows(out / "manifest.csv")
     assert summary["source"] == "kinetics_csv" and summary["videos"] == 11
     assert summary["split_source"] == "given (val used as test, val carved from train)"
     # validate.csv's rows (i % 3 == 2; yt15's file is the missing one) are the test split; validation comes out of
@@ -83,7 +72,7 @@ def test_prepare_kinetics_lists_missing_videos_and_tests_on_validate(tmp_path, p
     assert test == {"yt02-_x0002", "yt05-_x0005", "yt12-_x0002"}
     assert {r["split"] for r in rows} == {"train", "val", "test"}
     assert {r["group"] for r in rows} == {Path(r["video_id"]).stem[:11] for r in rows}
-    failures = _read(out, "failures.csv")
+    failures = read_rows(out / "failures.csv")
     assert [f["path"] for f in failures] == [f"{absent[0]}.mp4"]
     assert "validate.csv line 5 (label 'air drumming'): no" in failures[0]["reason"]
     assert summary["matching"]["listed"] == 12 and summary["matching"]["matched"] == 11
@@ -100,9 +89,9 @@ def test_conflicting_labels_are_left_out_and_listed(tmp_path, params, make_video
     (root / "a" / "same_a1.mp4").write_bytes((root / "a" / "a1.mp4").read_bytes())  # same label: kept, one group
     out = tmp_path / "out"
     summary = prepare_dataset(root, out, params)
-    ids = {r["video_id"] for r in _read(out, "manifest.csv")}
+    ids = {r["video_id"] for r in read_rows(out / "manifest.csv")}
     assert "a/a0.mp4" not in ids and "b/copy_of_a0.mp4" not in ids and {"a/a1.mp4", "a/same_a1.mp4"} <= ids
-    reasons = {Path(f["path"]).name: f["reason"] for f in _read(out, "failures.csv")}
+    reasons = {Path(f["path"]).name: f["reason"] for f in read_rows(out / "failures.csv")}
     assert set(reasons) == {"a0.mp4", "copy_of_a0.mp4"}
     assert reasons["a0.mp4"].startswith("conflicting labels: labelled 'a', but the same bytes are b/copy_of_a0.mp4 (b)")
     assert summary["conflicting_label_videos"] == 2 and summary["duplicate_content_videos"] == 1
@@ -124,7 +113,7 @@ def test_unreadable_entries_are_named_with_the_dvc_fix(tmp_path, params, make_vi
         summary = prepare_dataset(root, out, params)
     assert summary["videos"] == 8
     assert summary["unreadable_entries"] == 3
-    reasons = {Path(f["path"]).name: f["reason"] for f in _read(out, "failures.csv")}
+    reasons = {Path(f["path"]).name: f["reason"] for f in read_rows(out / "failures.csv")}
     assert reasons == {
         "notes.txt": "broken symbolic link",
         "clip.mp4": "broken symbolic link",
@@ -175,4 +164,4 @@ def test_no_usable_video_says_why_from_the_failures(tmp_path, params, make_video
         prepare_dataset(root, tmp_path / "out", params)
     assert str(err.value).startswith(f"no usable video in {root}: none of the 1 video file(s) decodes; 2 file(s) left")
     assert "not inside a class folder (expected root/<class>/<video>) (1); empty file (0 bytes) (1)" in str(err.value)
-    assert len(_read(tmp_path / "out", "failures.csv")) == 2
+    assert len(read_rows(tmp_path / "out" / "failures.csv")) == 2

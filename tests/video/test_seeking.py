@@ -16,6 +16,7 @@ from framecache.video.container import demux, hevc_sublayers, indexed
 from framecache.video.decode import load_sample
 from framecache.video.frames import Geometry
 from framecache.video.sampling import Sampling
+from tests.builders import remux
 
 SIZE = 64
 GEOMETRY = Geometry(SIZE, SIZE)  # no resize, no crop: whole decoded pictures are compared
@@ -167,13 +168,7 @@ def test_vfr_and_rotated_clips_keep_their_times_and_orientation(clips):
 
 def faststart_copy(src: Path, dst: Path) -> Path:
     """The same packets in an MP4 with its sample table first (a cut copy still demuxes)."""
-    with av.open(str(src)) as source, av.open(str(dst), "w", options={"movflags": "faststart"}) as out:
-        stream = out.add_stream_from_template(source.streams.video[0])
-        for packet in source.demux(video=0):
-            if packet.size:
-                packet.stream = stream
-                out.mux(packet)
-    return dst
+    return remux(src, dst, options={"movflags": "faststart"})
 
 
 def test_truncated_file_falls_back_and_matches(tmp_path):
