@@ -54,7 +54,7 @@ def test_dvc_repro_prepare_on_each_layout(project, tmp_path, layout, source, vid
     dataset = project / "data" / f"ds_{layout.__name__}"  # inside the repository, as a user would unpack it
     layout(dataset)
     write_params(project / "params.yaml", paths={"dataset": str(dataset.relative_to(project))})
-    out = _run([*DVC, "repro", "--single-item", "prepare"], project).stdout
+    out = _run([*DVC, "repro", "prepare"], project).stdout
     assert "Running stage 'prepare'" in out
     summary = json.loads((project / "data" / "prepared" / "summary.json").read_text())
     assert (summary["source"], summary["videos"]) == (source, videos)
@@ -66,11 +66,11 @@ def test_a_broken_symlink_stops_dvc_before_prepare_and_dvcignore_fixes_it(projec
     ucf101(dataset, groups=4)
     (dataset / "UCF-101" / "Typing" / "broken.avi").symlink_to(project / "nowhere.avi")
     write_params(project / "params.yaml", paths={"dataset": "data/ds_broken"})
-    proc = _run([*DVC, "repro", "--single-item", "prepare"], project, ok=False)
+    proc = _run([*DVC, "repro", "prepare"], project, ok=False)
     assert proc.returncode != 0 and "No such file or directory" in proc.stdout + proc.stderr
     assert "broken.avi" in proc.stdout + proc.stderr
     (project / ".dvcignore").write_text((project / ".dvcignore").read_text() + "\n/data/ds_broken/**/broken.avi\n")
-    proc = _run([*DVC, "repro", "--single-item", "prepare"], project)
+    proc = _run([*DVC, "repro", "prepare"], project)
     assert "Running stage 'prepare'" in proc.stdout
     # prepare itself still sees the link, names it and leaves it out
     assert "1 unreadable entr(ies)" in proc.stdout + proc.stderr and "broken.avi (broken symbolic link)" in proc.stderr
