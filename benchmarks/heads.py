@@ -25,11 +25,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.synthetic import order_task, pair_accuracy  # noqa: E402
-
 from benchmarks.markdown import write_section  # noqa: E402
 from framecache.config.params import load_params  # noqa: E402
 from framecache.training import train_head  # noqa: E402
+from tests.synthetic import order_task, pair_accuracy  # noqa: E402
 
 
 def load_data(args: argparse.Namespace, params) -> tuple[list, list, np.ndarray, np.ndarray, list[str], list, str]:

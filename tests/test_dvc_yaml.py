@@ -87,7 +87,9 @@ def test_code_deps_cover_the_import_closure(stage):
     spec = DVC[stage]
     module = COMMAND.search(spec["cmd"]).group(1)
     deps = entries(spec, "deps", {"head": PARAMS["train"]["heads"][0]})
-    missing = sorted(str(f.relative_to(REPO)) for f in code_files(module, stage in BUILDS_HEADS) if not covered(f, deps))
+    missing = sorted(
+        str(f.relative_to(REPO)) for f in code_files(module, stage in BUILDS_HEADS) if not covered(f, deps)
+    )
     assert not missing, f"dvc.yaml stage {stage!r} lacks code deps: {', '.join(missing)}"
     stale = sorted(d for d in deps if d.endswith(".py") and not (REPO / d).is_file())
     assert not stale, f"dvc.yaml stage {stage!r} lists code that does not exist: {', '.join(stale)}"

@@ -15,7 +15,8 @@ def test_parameter_reference_matches_the_schema():
     block = re.search(r"<!-- params:start -->\n(.*)<!-- params:end -->", README, re.S)
     assert block, "README.md lacks the <!-- params:start/end --> block"
     assert block.group(1) == markdown_reference(), (
-        "README.md's parameter reference is out of date: regenerate it with `uv run python -m framecache.config.params --markdown`"
+        "README.md's parameter reference is out of date: regenerate it with "
+        "`uv run python -m framecache.config.params --markdown`"
     )
 
 
