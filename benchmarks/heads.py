@@ -46,7 +46,7 @@ def load_data(args: argparse.Namespace, params) -> tuple[list, list, np.ndarray,
         return s.ids, s.X, s.y, s.split, classes, pairs, f"feature store `{args.store}`"
     d = order_task(seed=args.seed)
     ids = [f"clip{i:04d}" for i in range(len(d.X))]
-    what = "synthetic stand-in (`synthetic.order_task`, 10 classes × 24 clips, T = 16, k = 1280)"
+    what = "synthetic stand-in (`tests.synthetic.order_task`, 10 classes × 24 clips, T = 16, k = 1280)"
     return ids, d.X, d.y, d.split, d.classes, d.pairs, what
 
 
