@@ -1,6 +1,6 @@
 """DVC stage `validate`: check params.yaml before any other stage runs; every other stage depends on its output.
 
-    python -m stages.validate --params params.yaml --out data/params.validated
+    python -m stages.validate --params params.yaml --out data/params.validated   # paths.validated
 
 DVC deletes a stage's outputs before it runs the stage's command, so a bad value under, say, ``heads.lstm``
 would cost train@lstm's outputs even though the command then refuses it. This stage depends on the whole

@@ -30,7 +30,7 @@ from framecache.fileio import atomic_path
 # activations on any backbone here; beyond that a batch only costs memory.
 MAX_BATCH_SIZE = 1024
 # paths.* that are DVC outputs (paths.dataset is an input and may be anywhere)
-OUTPUT_PATHS = ("demo", "prepared", "features", "models", "report")
+OUTPUT_PATHS = ("validated", "demo", "prepared", "features", "models", "report")
 # What the validate stage writes: always the same bytes, so re-validating never makes a stage re-run.
 VALIDATED = "params.yaml validated; every stage depends on this file (see stages/validate.py)\n"
 

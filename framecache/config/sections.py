@@ -42,6 +42,10 @@ CLASS_PAIRS = [["zoom_in", "zoom_out"], ["rotate_cw", "rotate_ccw"], ["fade_in",
 
 
 class Paths(Settings):
+    validated: Str = Field(
+        "data/params.validated",
+        description="the validate stage's stamp that params.yaml passed; every other stage depends on it",
+    )
     demo: Str = Field("data/demo", description="where the demo stage writes its videos/ and manifest.csv")
     dataset: Str = Field(
         "data/demo",
