@@ -5,14 +5,14 @@ batch ``(B, T_max, k)`` with each video's true length and returns class logits. 
 by ``lengths``, so padding never changes a video's output: a batch of mixed lengths gives the same
 probabilities as each video alone.
 
-Protocol of :meth:`TorchHead.fit`: features are standardised with the mean and spread of the training frames
-only; AdamW minimises (optionally class-weighted) cross-entropy; after each epoch the validation loss is
-measured, training stops after ``patience`` epochs without an improvement (a drop of more than ``MIN_DELTA``),
-and the weights of the best epoch are restored. Without a validation split, a stratified part of train is
-held out for this. Hidden size, dropout and weight decay are chosen the way pooled heads choose C: one such fit
-per combination of ``hidden``/``dropout``/``weight_decay`` and their ``*_grid`` values, and the one with the best
-validation accuracy at its restored epoch (then the lower validation loss, then the earlier) is kept
-(``best_params_``, every candidate in ``grid_``).
+Protocol of :meth:`TorchHead.fit`: features are standardised with the mean and spread of the training frames only,
+each video as it is padded into a batch (no standardised copy of the data is kept); AdamW minimises (optionally
+class-weighted) cross-entropy; after each epoch the validation loss is measured, training stops after ``patience``
+epochs without an improvement (a drop of more than ``MIN_DELTA``), and the weights of the best epoch are restored.
+Without a validation split, a stratified part of train is held out for this. Hidden size, dropout and weight decay
+are chosen the way pooled heads choose C: one such fit per combination of ``hidden``/``dropout``/``weight_decay``
+and their ``*_grid`` values, and the one with the best validation accuracy at its restored epoch (then the lower
+validation loss, then the earlier) is kept (``best_params_``, every candidate in ``grid_``).
 
 Determinism: training runs under a forked RNG seeded from ``random_state`` (the caller's global torch RNG is
 left untouched) and, on CPU, with ``torch.use_deterministic_algorithms``; two CPU fits give identical weights.
@@ -72,12 +72,13 @@ def seeded(seed: int, device: torch.device) -> Iterator[None]:
             torch.use_deterministic_algorithms(previous)
 
 
-def pad(X: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Zero-padded ``(N, T_max, k)`` float32 tensor and the ``(N,)`` int64 lengths."""
+def pad(X: Sequence[np.ndarray], mean: Any = None, scale: Any = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Zero-padded ``(N, T_max, k)`` float32 tensor and the ``(N,)`` int64 lengths; given ``mean`` and
+    ``scale``, each video is standardised, ``(x - mean) / scale`` in float32, as it is copied in."""
     lengths = torch.tensor([len(x) for x in X], dtype=torch.int64)
     out = torch.zeros((len(X), int(lengths.max()), X[0].shape[1]), dtype=torch.float32)
     for i, x in enumerate(X):
-        out[i, : len(x)] = torch.from_numpy(x)
+        out[i, : len(x)] = torch.from_numpy(x if mean is None else (x - mean) / scale)
     return out, lengths
 
 
@@ -108,16 +109,19 @@ class TorchHead(ClassifierMixin, BaseEstimator):
     # ---------------------------------------------------------------------------------------------- data
 
     def _prepare(self, X: Sequence[np.ndarray], name: str = "X") -> list[np.ndarray]:
-        k = getattr(self, "n_features_in_", None)
-        X = check_sequences(X, name, k)
-        return [(even_subsample(x, self.max_len) - self.feature_mean_) / self.feature_scale_ for x in X]
+        """The checked videos, subsampled to ``max_len``; standardised later, per batch, by :meth:`_pad`."""
+        X = check_sequences(X, name, getattr(self, "n_features_in_", None))
+        return [even_subsample(x, self.max_len) for x in X]
+
+    def _pad(self, X: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
+        return pad(X, self.feature_mean_, self.feature_scale_)
 
     def _batches(
         self, X: list[np.ndarray], order: Sequence[int]
     ) -> Iterator[tuple[np.ndarray, torch.Tensor, torch.Tensor]]:
         for start in range(0, len(order), self.batch_size):
             idx = np.asarray(order[start : start + self.batch_size])
-            x, lengths = pad([X[i] for i in idx])
+            x, lengths = self._pad([X[i] for i in idx])
             yield idx, x, lengths
 
     # ---------------------------------------------------------------------------------------------- fit
@@ -273,7 +277,7 @@ class TorchHead(ClassifierMixin, BaseEstimator):
         with torch.no_grad():
             for start in range(0, len(X), PREDICT_BATCH):
                 idx = order[start : start + PREDICT_BATCH]
-                x, lengths = pad([X[i] for i in idx])
+                x, lengths = self._pad([X[i] for i in idx])
                 logits = module(x.to(device), lengths.to(device))
                 out[idx] = torch.softmax(logits.double(), dim=1).cpu().numpy()
         return out / out.sum(axis=1, keepdims=True)
