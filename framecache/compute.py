@@ -8,6 +8,7 @@ pooled head's train stage never pays for loading it.
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 from collections.abc import Iterator
 from typing import Any
@@ -15,6 +16,11 @@ from typing import Any
 from framecache.errors import FramecacheError
 
 DEVICES = ("auto", "cpu", "cuda")
+
+
+def available_cores() -> int:
+    """The CPU cores this process may run on (its affinity mask, e.g. under a SLURM or container limit)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def resolve_device(device: str, key: str = "device") -> Any:

@@ -74,8 +74,11 @@ def describe(annotation: Any, metadata: Sequence[Any] = ()) -> str:
     """What a field allows, in words: ``an integer >= 1``, ``one of 'keep', 'repeat'``, ``a list of a string``."""
     kind, constraints, nullable = _unwrap(annotation, metadata)
     origin = typing.get_origin(kind)
-    if origin is Literal:
-        allowed = "one of " + ", ".join(repr(c) for c in typing.get_args(kind))
+    if origin in (typing.Union, types.UnionType):  # e.g. ``'auto' or an integer >= 1``
+        allowed = " or ".join(describe(member) for member in typing.get_args(kind))
+    elif origin is Literal:
+        values = typing.get_args(kind)
+        allowed = repr(values[0]) if len(values) == 1 else "one of " + ", ".join(repr(c) for c in values)
     elif origin is list:
         (item,) = typing.get_args(kind) or (None,)
         allowed = "a list" + (f" of {describe(item)}" if item is not None else "") + _length(constraints)
@@ -120,6 +123,8 @@ def _locate(model: type[BaseModel], loc: Sequence[Any]) -> tuple[list[Any], Any,
         elif origin in (typing.Union, types.UnionType) and _tagged_member(bare, part) is not None:
             annotation, metadata = _tagged_member(bare, part), []
             continue  # the tag is pydantic's, not the user's
+        elif origin in (typing.Union, types.UnionType) and isinstance(part, str):
+            continue  # pydantic's label of the union member it tried (``literal['auto']``): the union is the place
         else:
             annotation, metadata = None, []
         path.append(part)

@@ -130,11 +130,12 @@ class Extract(Settings):
         "cores split between the processes under torchrun. CPU features differ in their last bits with this "
         "number: set it to get bit-identical stores from any number of processes",
     )
-    processes: Int = Field(
-        1,
-        ge=1,
-        description="extraction processes on this machine, one per GPU (or per CPU share): above 1 the stage runs "
-        "itself under `torchrun --standalone`; a job already started by torchrun ignores it",
+    processes: Literal["auto"] | Annotated[Int, Field(ge=1)] = Field(
+        "auto",
+        description="extraction processes on this machine: above 1 the stage runs itself under `torchrun "
+        "--standalone`; `auto`: one per GPU, or on CPU one single-thread process per core (two single-thread "
+        "copies of the model outrun one two-thread copy) when the manifest lists enough frames to repay their "
+        "start-up; a job already started by torchrun ignores it",
     )
     sync_timeout_minutes: Positive = Field(
         60.0, description="under torchrun: how long ranks that finished wait for the slowest one before the job fails"

@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from framecache.compute import available_cores
 from framecache.errors import FramecacheError
 
 if TYPE_CHECKING:
@@ -171,8 +172,7 @@ def cpu_threads(requested: int | None, ctx: Context) -> int | None:
         return int(requested)
     if not ctx.distributed:
         return None
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, cores // ctx.local_world_size)
+    return max(1, available_cores() // ctx.local_world_size)
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -209,10 +209,6 @@ def shard(keys: Sequence[str], weights: Sequence[int], world_size: int) -> list[
 # Launching under torchrun from a plain command (DVC)
 
 
-def should_relaunch(processes: int, env: Mapping[str, str] | None = None) -> bool:
-    return processes > 1 and not launched_by_torchrun(env)
-
-
 def torchrun_command(module: str, argv: Sequence[str], processes: int) -> list[str]:
     """``torchrun --standalone --nproc-per-node N -m module argv...`` with this interpreter."""
     return [
@@ -238,7 +234,6 @@ __all__ = [
     "rank_device",
     "relaunch",
     "shard",
-    "should_relaunch",
     "stable_hash",
     "torchrun_command",
 ]

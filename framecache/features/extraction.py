@@ -95,8 +95,8 @@ def run_extract(
     write_failures(failures, inputs.manifest, assembled.failed)
     clear_journal(out)
     result = _stage_metrics(extract, plan, settings, assembled, stats, time.perf_counter() - wall)
+    result["processes"] = dist.world_size
     if dist.distributed:
-        result["processes"] = dist.world_size
         result["per_rank"] = {f"rank{r['rank']}": _rank_metrics(r) for r in reports}
     write_json(metrics, result)
     log.info(

@@ -1,19 +1,39 @@
-"""How the extract command runs: in this process, as one rank of a torchrun job, or — with
-``extract.processes`` > 1 and no torchrun around it (a DVC run) — re-launched under
-``torchrun --standalone --nproc-per-node <processes>`` (:mod:`framecache.features.distributed`).
+"""How the extract command runs: in this process, as one rank of a torchrun job, or — with more than one
+process asked for (``extract.processes``, or what ``auto`` resolves to) and no torchrun around it (a DVC run) —
+re-launched under ``torchrun --standalone --nproc-per-node <processes>`` (:mod:`framecache.features.distributed`).
 
-Nothing here imports torch at module level: a process that only re-launches itself never loads it, and
-torchrun starts sooner.
+``processes: auto`` picks the arrangement measured fastest (BENCHMARKS.md, "Decoding" and "Scale-out"): one
+process per GPU; on CPU, one single-thread process per core, because two single-thread copies of the model
+outrun one copy with two threads (intra-op threading loses about a fifth, and the decode workers disturb a
+multi-threaded forward pass more). Starting more processes costs seconds (an interpreter, torch and the model
+per rank), so a run listing fewer than :data:`AUTO_MIN_FRAMES` sampled frames keeps one process with torch's
+threads.
+
+Nothing here imports torch at module level: with a number of processes set, a process that only re-launches
+itself never loads it, and torchrun starts sooner.
 """
 
 from __future__ import annotations
 
+import csv
+import logging
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from framecache.compute import available_cores, resolve_device
 from framecache.features import distributed
+
+log = logging.getLogger(__name__)
+
+# Below this many sampled frames listed, ``auto`` keeps one process: more processes start ~8 s later on 2 cores
+# and gain ~20 % frames/s (BENCHMARKS.md, "Scale-out extraction"), so they break even near 2,000 frames.
+AUTO_MIN_FRAMES = 4096
+# What one CPU extraction process and its decode workers hold (1.9 GB measured, BENCHMARKS.md "Extract"), with
+# room: ``auto`` never starts more processes than the machine's memory holds.
+PROCESS_MEMORY_BYTES = 2.5 * 1024**3
 
 
 @dataclass(frozen=True)
@@ -27,11 +47,58 @@ class ExtractPaths:
     metrics: Path
 
 
+def listed_frames(extract: Mapping[str, Any], manifest: Path) -> int:
+    """At most how many frames the manifest's videos give: uniform sampling keeps ``num_frames`` per video,
+    fps and all sampling up to ``max_frames``."""
+    try:
+        with open(manifest, newline="", encoding="utf-8") as f:
+            videos = sum(1 for _ in csv.DictReader(f))
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return 0  # one process, which reports the unreadable manifest in the stage's own words
+    per_video = extract["num_frames"] if extract["sampling"] == "uniform" else extract["max_frames"]
+    return videos * int(per_video)
+
+
+def _memory_bytes() -> float:
+    try:
+        return float(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):  # not on this platform: memory does not limit the count
+        return float("inf")
+
+
+def auto_processes(extract: Mapping[str, Any], frames: int) -> tuple[int, str]:
+    """``(processes, why)`` for ``extract.processes: auto`` on this machine, for a run of ``frames`` frames."""
+    device = resolve_device(extract["device"], "extract.device")
+    if device.type == "cuda":
+        import torch
+
+        gpus = torch.cuda.device_count()
+        return gpus, f"one per GPU ({gpus} visible)"
+    cores, threads = available_cores(), int(extract.get("cpu_threads") or 1)
+    fits = max(1, int(_memory_bytes() // PROCESS_MEMORY_BYTES))
+    n = max(1, min(cores // threads, fits))
+    if n > 1 and frames < AUTO_MIN_FRAMES:
+        return 1, f"{frames} frames listed, under the {AUTO_MIN_FRAMES} that repay starting more processes"
+    why = f"{cores} cores, {threads} thread(s) each" + (f", memory for {fits}" if fits < cores // threads else "")
+    return n, why
+
+
+def resolve_processes(extract: Mapping[str, Any], manifest: Path) -> int:
+    """The number of extraction processes to run: ``extract.processes``, or what ``auto`` picks."""
+    if extract["processes"] != "auto":
+        return int(extract["processes"])
+    processes, why = auto_processes(extract, listed_frames(extract, manifest))
+    log.info("extract.processes: auto → %d process(es): %s", processes, why)
+    return processes
+
+
 def run_extract_command(extract: Mapping[str, Any], paths: ExtractPaths, *, module: str, argv: Sequence[str]) -> int:
     """Run the stage; ``python -m module argv`` is how to start this same command again (for torchrun).
     Returns the exit status."""
-    if distributed.should_relaunch(extract["processes"]):
-        return distributed.relaunch(module, argv, extract["processes"])
+    if not distributed.launched_by_torchrun():
+        processes = resolve_processes(extract, paths.manifest)
+        if processes > 1:
+            return distributed.relaunch(module, argv, processes)
     from framecache.features.extraction import run_extract  # loads torch: not needed by a process that only relaunches
 
     with distributed.process_group(extract["sync_timeout_minutes"]) as ctx:

@@ -112,10 +112,7 @@ def test_context_from_the_torchrun_environment():
     assert distributed.SINGLE.gather({"a": 1}) == [{"a": 1}]
 
 
-def test_relaunch_only_outside_torchrun():
-    assert distributed.should_relaunch(2, env={})
-    assert not distributed.should_relaunch(1, env={})
-    assert not distributed.should_relaunch(4, env={"RANK": "0", "WORLD_SIZE": "4"})  # already a rank
+def test_torchrun_command_reruns_the_same_module():
     cmd = distributed.torchrun_command("stages.extract", ["--out", "x.h5"], 3)
     assert cmd[:3] == [sys.executable, "-m", "torch.distributed.run"]
     assert (
@@ -133,9 +130,9 @@ def test_cpu_threads_split_the_cores_between_ranks():
 
 def test_params_for_processes_are_validated():
     data = read_yaml(REPO / "params.yaml")
-    assert validate(data).extract.processes == 1 and validate(data).extract.cpu_threads is None
+    assert validate(data).extract.processes == "auto" and validate(data).extract.cpu_threads is None
     for key, value, allowed in [
-        ("processes", 0, "an integer >= 1"),
+        ("processes", 0, "'auto' or an integer >= 1"),
         ("cpu_threads", 0, "an integer >= 1 (or null)"),
         ("sync_timeout_minutes", 0, "a number > 0"),
     ]:
