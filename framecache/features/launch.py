@@ -28,9 +28,10 @@ from framecache.features import distributed
 
 log = logging.getLogger(__name__)
 
-# Below this many sampled frames listed, ``auto`` keeps one process: more processes start ~8 s later on 2 cores
-# and gain ~20 % frames/s (BENCHMARKS.md, "Scale-out extraction"), so they break even near 2,000 frames.
-AUTO_MIN_FRAMES = 4096
+# Below this many sampled frames listed, ``auto`` keeps one process. Measured on 2 cores (BENCHMARKS.md,
+# "Decoding"): two single-thread processes extract ~10 % more frames/s than one, but torchrun, a second
+# interpreter and the rank set-up add ~16 s to the command, so they break even near 10,000 frames.
+AUTO_MIN_FRAMES = 20_000
 # What one CPU extraction process and its decode workers hold (1.9 GB measured, BENCHMARKS.md "Extract"), with
 # room: ``auto`` never starts more processes than the machine's memory holds.
 PROCESS_MEMORY_BYTES = 2.5 * 1024**3
