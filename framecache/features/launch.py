@@ -89,7 +89,9 @@ def resolve_processes(extract: Mapping[str, Any], manifest: Path) -> int:
     if extract["processes"] != "auto":
         return int(extract["processes"])
     processes, why = auto_processes(extract, listed_frames(extract, manifest))
-    log.info("extract.processes: auto → %d process(es): %s", processes, why)
+    # one process is the plain run: said only at debug level, so a stage that then stops on an error prints
+    # that error alone; more processes change how the run looks (torchrun's lines), so they are announced
+    (log.info if processes > 1 else log.debug)("extract.processes: auto → %d process(es): %s", processes, why)
     return processes
 
 
