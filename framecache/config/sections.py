@@ -108,7 +108,12 @@ class Extract(Settings):
     batch_size: Int | None = Field(
         None, ge=1, description="frames per forward pass; null uses the measured default for the device"
     )
-    num_workers: Int = Field(2, ge=0, description="decoding worker processes (0 decodes in the main process)")
+    num_workers: Literal["auto"] | Annotated[Int, Field(ge=0)] = Field(
+        "auto",
+        description="decoding worker processes per extraction process (0 decodes between forward passes, in the "
+        "process itself); `auto`: on CPU 0 when each process runs a single-thread model (as `processes: auto` "
+        "does), else 1; on CUDA one per core but one, 2 to 8 (not yet measured on a GPU)",
+    )
     amp: Literal["auto", "off", "fp16", "bf16"] = Field(
         "auto", description="mixed precision on CUDA (CPU always runs fp32)"
     )

@@ -39,22 +39,42 @@ class VideoJob:
     path: str
 
 
-class DecodeDataset(Dataset):
-    """Item i: the decoded sample of video i, or the reason it failed. Never raises for a bad video."""
+# FFmpeg frame threads per video at most: a seek restarts the threads' pipeline, so with 16 samples more
+# threads mostly wait (2 threads: 1.65-1.79x on a lone 1080p clip, BENCHMARKS.md "Decoding").
+MAX_DECODER_THREADS = 4
 
-    def __init__(self, jobs: Sequence[VideoJob], sampling: Sampling, geometry: Geometry):
+
+class DecodeDataset(Dataset):
+    """Item i: the decoded sample of video i, or the reason it failed. Never raises for a bad video.
+
+    ``workers`` decode at once (0: the caller's process), with ``decode_cores`` cores left to them by the model:
+    each video gets its share of those cores as FFmpeg threads — one per worker while every worker is busy,
+    more for the last videos (fewer left than workers: the end of a run, or a share smaller than the workers).
+    """
+
+    def __init__(
+        self, jobs: Sequence[VideoJob], sampling: Sampling, geometry: Geometry, workers: int = 0, decode_cores: int = 0
+    ):
         self.jobs = list(jobs)
         self.sampling = sampling
         self.geometry = geometry
+        self.workers = workers
+        self.decode_cores = decode_cores
 
     def __len__(self) -> int:
         return len(self.jobs)
+
+    def threads(self, i: int) -> int:
+        """FFmpeg threads for video i: the decode cores split between the videos still to decode, at most one
+        per worker (items go to the workers in order, so from video i on, ``len - i`` are left)."""
+        at_once = max(1, min(self.workers, len(self.jobs) - i))
+        return max(1, min(MAX_DECODER_THREADS, self.decode_cores // at_once))
 
     def __getitem__(self, i: int) -> dict[str, Any]:
         job = self.jobs[i]
         start = time.perf_counter()
         try:
-            sample = load_sample(job.path, self.sampling, self.geometry)
+            sample = load_sample(job.path, self.sampling, self.geometry, threads=self.threads(i))
         except VideoError as exc:
             return {"pos": job.pos, "error": exc.reason, "decode_seconds": time.perf_counter() - start}
         except Exception as exc:  # a decoder bug on one odd file must not stop a long extraction

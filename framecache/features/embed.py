@@ -69,9 +69,11 @@ class ExtractStats:
         self.wall_seconds = max(self.wall_seconds, other.wall_seconds)
 
 
-def _loader(jobs: Sequence[VideoJob], preprocessing: Preprocessing, sampling: Sampling, workers: int) -> DataLoader:
-    dataset = DecodeDataset(jobs, sampling, preprocessing.geometry())
+def _loader(
+    jobs: Sequence[VideoJob], preprocessing: Preprocessing, sampling: Sampling, workers: int, decode_cores: int
+) -> DataLoader:
     workers = min(workers, len(jobs))
+    dataset = DecodeDataset(jobs, sampling, preprocessing.geometry(), workers=workers, decode_cores=decode_cores)
     return DataLoader(
         dataset,
         batch_size=None,
@@ -104,6 +106,7 @@ def extract_samples(
     batch_size: int,
     amp: torch.dtype | None,
     num_workers: int,
+    decode_cores: int = 0,
     progress: bool = False,
     stats: ExtractStats | None = None,
 ) -> Iterator[tuple[VideoJob, VideoSample | None, np.ndarray | None, str | None]]:
@@ -111,10 +114,11 @@ def extract_samples(
     in job order.
 
     ``build`` returns the backbone; it is called once the decoding workers are started, so they fork before
-    CUDA is initialised and decode while the model loads.
+    CUDA is initialised and decode while the model loads. ``decode_cores``: cores the model leaves to decoding
+    (FFmpeg threads for the last videos).
     """
     stats = stats if stats is not None else ExtractStats()
-    loader = _loader(jobs, preprocessing, sampling, num_workers)
+    loader = _loader(jobs, preprocessing, sampling, num_workers, decode_cores)
     start = time.perf_counter()
     it = iter(loader)  # forks the workers: before CUDA is touched by building the model
     backbone = build()

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from framecache.compute import resolve_device, torch_threads
+from framecache.compute import available_cores, resolve_device, torch_threads
 from framecache.features import backbones, distributed
 from framecache.features.build import Backbone, build_backbone
 from framecache.features.embed import ExtractStats, extract_samples, resolve_amp, resolve_batch_size
@@ -32,12 +32,16 @@ log = logging.getLogger("framecache.extract")
 
 @dataclass(frozen=True)
 class ComputeSettings:
-    """How this process runs the backbone. ``threads``: torch intra-op threads on CPU (None: torch's own)."""
+    """How this process runs the backbone. ``threads``: torch intra-op threads on CPU (None: torch's own);
+    ``num_workers``: decoding worker processes (0: decoded in this process, between forward passes);
+    ``decode_cores``: cores the model leaves to decoding (:func:`resolve_decoding`)."""
 
     device: torch.device
     batch_size: int
     amp: torch.dtype | None
     threads: int | None
+    num_workers: int = 0
+    decode_cores: int = 0
 
     @property
     def precision(self) -> str:
@@ -60,12 +64,45 @@ class ComputeSettings:
 def resolve_compute(extract: Mapping[str, Any], dist: distributed.Context) -> ComputeSettings:
     device = distributed.rank_device(resolve_device(extract["device"], "extract.device"), dist)
     threads = distributed.cpu_threads(extract.get("cpu_threads"), dist) if device.type == "cpu" else None
+    workers, decode_cores = resolve_decoding(extract.get("num_workers", "auto"), device, threads, dist)
     return ComputeSettings(
         device=device,
         batch_size=resolve_batch_size(extract["batch_size"], device),
         amp=resolve_amp(extract["amp"], device),
         threads=threads,
+        num_workers=workers,
+        decode_cores=decode_cores,
     )
+
+
+# ``extract.num_workers: auto`` on CUDA: the model leaves this process's cores to decoding, so one worker per
+# core but the one feeding the GPU, from 2 to this many. Not measured yet (no GPU run in BENCHMARKS.md).
+CUDA_MAX_WORKERS = 8
+
+
+def resolve_decoding(
+    requested: int | str, device: torch.device, threads: int | None, dist: distributed.Context
+) -> tuple[int, int]:
+    """``(decoding worker processes, cores the model leaves to decoding)`` for this rank: the workers are
+    ``extract.num_workers``, or what ``auto`` picks; the cores are split between the videos being decoded at
+    once, so the last videos of a run get FFmpeg threads (:class:`~framecache.features.batching.DecodeDataset`).
+
+    CPU (measured on 2 cores, BENCHMARKS.md "Decoding"): a process whose model runs on one thread per core it
+    has, as ``processes: auto`` runs them, decodes in the process between forward passes — workers would only
+    take CPU from the other processes' models (2 processes: 100 frames/s inline, 97 with 2 workers each, 94
+    with 1); a process whose model has several threads gets one worker, which decodes while the model runs
+    (1 process: 81 frames/s with 1 worker, 73 with 2); cores the model does not use (``cpu_threads`` below
+    the process's share) get a worker each. CUDA: see :data:`CUDA_MAX_WORKERS`.
+    """
+    cores = max(1, available_cores() // dist.local_world_size)
+    if device.type == "cuda":
+        free = max(1, cores - 1)
+        auto = min(CUDA_MAX_WORKERS, max(2, free))
+    else:
+        model_threads = threads if threads is not None else torch.get_num_threads()
+        free = max(0, cores - model_threads)
+        auto = min(CUDA_MAX_WORKERS, free) if free else (1 if model_threads > 1 else 0)
+    return (auto if requested == "auto" else int(requested)), free
 
 
 def library_versions() -> dict[str, str]:
@@ -114,7 +151,8 @@ def compute_share(
             Sampling.from_params(extract),
             batch_size=settings.batch_size,
             amp=settings.amp,
-            num_workers=int(extract["num_workers"]),
+            num_workers=settings.num_workers,
+            decode_cores=settings.decode_cores,
             progress=progress,
             stats=stats,
         ):

@@ -19,7 +19,15 @@ import av
 import numpy as np
 
 from framecache.errors import VideoError
-from framecache.video.container import Demuxed, demux, ffmpeg_reason, indexed, open_video, sample_aspect
+from framecache.video.container import (
+    Demuxed,
+    demux,
+    ffmpeg_reason,
+    indexed,
+    open_video,
+    sample_aspect,
+    set_decoder_threads,
+)
 from framecache.video.frames import Geometry, frame_to_rgb
 from framecache.video.sampling import Sampling, sample_indices
 from framecache.video.seeking import SeekRefused, decode_seeking
@@ -75,7 +83,9 @@ def _decoded_frames(
         problems.append(f"flushing the decoder failed: {ffmpeg_reason(exc)}")
 
 
-def _decode_wanted(path: Path, wanted: np.ndarray, geometry: Geometry) -> tuple[dict[int, np.ndarray], int, list[str]]:
+def _decode_wanted(
+    path: Path, wanted: np.ndarray, geometry: Geometry, threads: int = 1
+) -> tuple[dict[int, np.ndarray], int, list[str]]:
     """Decode sequentially, keeping only frames whose decode-order index is wanted; stop after the last.
 
     Returns (index -> RGB array, frames decoded, problems met on the way)."""
@@ -87,7 +97,7 @@ def _decode_wanted(path: Path, wanted: np.ndarray, geometry: Geometry) -> tuple[
     container = open_video(path)
     with container:
         stream = container.streams.video[0]
-        stream.thread_count = 1  # parallelism comes from decoding several videos in worker processes
+        set_decoder_threads(stream, threads)
         aspect = sample_aspect(stream)
         for frame in _decoded_frames(container, stream, problems):
             if decoded in keep:
@@ -99,12 +109,12 @@ def _decode_wanted(path: Path, wanted: np.ndarray, geometry: Geometry) -> tuple[
 
 
 def _decode_fast(
-    path: Path, wanted: np.ndarray, demuxed: Demuxed, geometry: Geometry, mode: str
+    path: Path, wanted: np.ndarray, demuxed: Demuxed, geometry: Geometry, mode: str, threads: int
 ) -> tuple[dict | None, str, str]:
     """(frames, how they were decoded, reason for the note) from the keyframe-aware decoder; frames None when
     it refused or gave up, and the video is to be decoded sequentially."""
     try:
-        result = decode_seeking(path, wanted, demuxed, geometry, seek=mode == "seek")
+        result = decode_seeking(path, wanted, demuxed, geometry, seek=mode == "seek", threads=threads)
     except SeekRefused as refused:
         note = f"decoded sequentially: {refused.reason}" if refused.untrusted else ""
         return None, f"sequential ({refused.reason})", note
@@ -115,7 +125,9 @@ def _decode_fast(
 MODES = ("seek", "forward", "sequential")
 
 
-def load_sample(path: str | Path, sampling: Sampling, geometry: Geometry, *, mode: str = "seek") -> VideoSample:
+def load_sample(
+    path: str | Path, sampling: Sampling, geometry: Geometry, *, mode: str = "seek", threads: int = 1
+) -> VideoSample:
     """Decode the sampled frames of one video, holding only those frames in memory.
 
     Frame count, timestamps and keyframes come from a demux pass (cheap; for MP4 without frame reordering
@@ -126,7 +138,8 @@ def load_sample(path: str | Path, sampling: Sampling, geometry: Geometry, *, mod
     the index cannot be trusted (the reason goes into ``note``). The frames are identical in every mode.
     When decoding yields fewer frames than the demuxer announced (truncated or corrupt stream) the indices
     are re-drawn over the frames that do decode and the video is decoded once more; the shortfall is
-    recorded in ``frames_usable`` and ``note``. Raises :class:`VideoError` when no frame decodes.
+    recorded in ``frames_usable`` and ``note``. ``threads``: FFmpeg decoder threads (the frames are the
+    same with any number). Raises :class:`VideoError` when no frame decodes.
     """
     path = Path(path)
     if mode not in MODES:
@@ -135,7 +148,7 @@ def load_sample(path: str | Path, sampling: Sampling, geometry: Geometry, *, mod
     quick = indexed(path) if mode == "seek" and sampling.policy != "fps" else None
     if quick is not None:
         idx, policy = _indices(len(quick.times), sampling, quick.times)
-        got, decoding, _note = _decode_fast(path, idx, quick, geometry, mode)
+        got, decoding, _note = _decode_fast(path, idx, quick, geometry, mode, threads)
         if got is not None:
             return _sample(got, idx, policy, quick.times, len(quick.times), "", decoding + ", sample table")
     demuxed = demux(path)
@@ -145,10 +158,10 @@ def load_sample(path: str | Path, sampling: Sampling, geometry: Geometry, *, mod
     idx, policy = _indices(length, sampling, times)
     got, decoding, note = None, "sequential", ""
     if mode != "sequential":
-        got, decoding, note = _decode_fast(path, idx, demuxed, geometry, mode)
+        got, decoding, note = _decode_fast(path, idx, demuxed, geometry, mode, threads)
     if got is None:
         for _attempt in range(3):
-            got, decoded, problems = _decode_wanted(path, idx, geometry)
+            got, decoded, problems = _decode_wanted(path, idx, geometry, threads)
             if all(int(i) in got for i in idx):
                 break
             # the stream ended (or broke) before the last wanted frame: sample what is really there

@@ -21,7 +21,7 @@ from typing import Any
 import av
 import numpy as np
 
-from framecache.video.container import Demuxed, ffmpeg_reason, open_video, sample_aspect
+from framecache.video.container import Demuxed, ffmpeg_reason, open_video, sample_aspect, set_decoder_threads
 from framecache.video.frames import Geometry, frame_to_rgb
 
 # Codecs whose keyframes are intra pictures after which every later-displayed picture decodes without the
@@ -119,10 +119,11 @@ def plan_seeks(index: KeyframeIndex, wanted: np.ndarray) -> list[tuple[int | Non
 
 
 def decode_seeking(
-    path: Path, wanted: np.ndarray, demuxed: Demuxed, geometry: Geometry, seek: bool = True
+    path: Path, wanted: np.ndarray, demuxed: Demuxed, geometry: Geometry, seek: bool = True, threads: int = 1
 ) -> SeekResult:
     """The wanted frames (display indices) decoded GOP by GOP; :class:`SeekRefused` whenever the result could
-    differ from a sequential decode. ``seek=False`` decodes forward only (identifying frames the same way)."""
+    differ from a sequential decode. ``seek=False`` decodes forward only (identifying frames the same way);
+    ``threads``: FFmpeg decoder threads."""
     index = keyframe_index(demuxed)
     runs = plan_seeks(index, wanted)
     if not seek:
@@ -132,7 +133,7 @@ def decode_seeking(
     container = open_video(path)
     with container:
         stream = container.streams.video[0]
-        stream.thread_count = 1  # parallelism comes from decoding several videos in worker processes
+        set_decoder_threads(stream, threads)
         decoder = _RunDecoder(container, stream, index, geometry, result, skip, {int(i) for i in wanted})
         for key, run in runs:
             if key is not None:

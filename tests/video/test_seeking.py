@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from framecache.video import seeking
-from framecache.video.container import demux, hevc_sublayers, indexed
+from framecache.video.container import demux, hevc_sublayers, indexed, set_decoder_threads
 from framecache.video.decode import load_sample
 from framecache.video.frames import Geometry
 from framecache.video.sampling import Sampling
@@ -141,6 +141,11 @@ def test_seeking_gives_the_frames_of_a_full_sequential_decode(clips, kind):
         assert_same(fast, full)
         assert fast.note == ""  # nothing about these clips is untrustworthy
         ways.add(fast.decoding.split(" ")[0])
+        # FFmpeg's frame threads (given to the last videos of a run) change nothing either
+        threaded = load_sample(path, sampling, GEOMETRY, threads=3)
+        assert_same(threaded, full)
+        assert threaded.decoding == fast.decoding
+        assert_same(load_sample(path, sampling, GEOMETRY, mode="sequential", threads=2), full)
     # the fast path is really taken where the codec allows it, and never where it does not
     assert how in ways
     assert ways <= ({"sequential"} if how == "sequential" else {"seek", "forward"})
@@ -352,3 +357,14 @@ def test_packed_b_frame_avi_would_decode_out_of_order_if_seeked(ud810, monkeypat
     fast = load_sample(path, Sampling(num_frames=16), GEOMETRY)
     assert fast.note.startswith("decoded sequentially: ")
     assert_same(fast, load_sample(path, Sampling(num_frames=16), GEOMETRY, mode="sequential"))
+
+
+def test_more_decoder_threads_are_frame_threads_of_ffmpeg(clips):
+    with av.open(str(clips["h264_ip"])) as container:
+        stream = container.streams.video[0]
+        set_decoder_threads(stream, 1)
+        assert stream.thread_count == 1
+        set_decoder_threads(stream, 3)
+        assert (stream.thread_count, stream.thread_type.name) == (3, "FRAME")
+        frames = [f.pts for p in container.demux(stream) for f in p.decode()]
+    assert len(frames) == N  # the threaded decoder gives every frame
