@@ -15,9 +15,12 @@ photo at a UCF101-like bitrate) and T = 16 uniform samples, one decode process, 
 Each load_sample run is split into the demux pass, decoding, and converting + resizing the kept frames
 (``frame_to_rgb``). The sampled frames of seek and forward are checked to be identical on every clip.
 
-Then the extract stage end to end (``python -m stages.extract`` as DVC runs it, with ``extract.processes`` 1
-and ``auto``) on a set of long clips against the bare model, both as one process with torch's threads and as
-one single-thread copy per core run side by side (the best arrangement on this CPU, issue 11 item 6).
+Then the extract stage end to end (``python -m stages.extract`` as DVC runs it: one process, one single-thread
+process per core as ``processes: auto`` runs a big run, and the latter with the previous default of 2 decode
+workers each) on a set of long clips against the bare model, both as one process with torch's threads and as
+one single-thread copy per core run side by side (the best arrangement on this CPU, issue 11 item 6), with the
+run size from which several processes repay their start-up. Last, FFmpeg's decoder threads on a lone 1080p
+clip, and the stage's loader giving the last videos the cores left to decoding (item 4).
 Clips are cached under ``--out``; ``results.json`` holds the raw numbers.
 """
 
@@ -168,6 +171,30 @@ def seek_with_threads(path: Path, wanted, thread_type: str, count: int) -> float
     return time.perf_counter() - t0
 
 
+def tail_study(args: argparse.Namespace, path: Path) -> list[dict]:
+    """Item 4 as the stage does it: the stage's own loader (2 decode workers) over 1 or 3 copies of a 1080p clip,
+    with the machine's cores left to decoding (so the last videos get FFmpeg threads) or none (one thread each),
+    as on a GPU host where the model leaves the CPU to the decoders. Seconds until every sample is decoded."""
+    from framecache.features.backbones import preprocessing_for
+    from framecache.features.batching import VideoJob
+    from framecache.features.embed import _loader
+
+    preprocessing, sampling = preprocessing_for("efficientnet_lite0"), Sampling(num_frames=args.num_frames)
+    cores, rows = os.cpu_count() or 1, []
+    for videos in (1, 3):
+        jobs = [VideoJob(pos=i, path=str(path)) for i in range(videos)]
+        for decode_cores in (0, cores):
+            runs = []
+            for _ in range(3):
+                t0 = time.perf_counter()
+                items = list(_loader(jobs, preprocessing, sampling, 2, decode_cores))
+                runs.append(time.perf_counter() - t0)
+                assert not any(item["error"] for item in items)
+            rows.append({"videos": videos, "decode_cores": decode_cores, "seconds": min(runs), "runs": runs})
+            print(json.dumps(rows[-1]), flush=True)
+    return rows
+
+
 def thread_study(args: argparse.Namespace) -> list[dict]:
     """Issue 11 item 4: one long high-resolution video, FFmpeg's frame or slice threads against one thread."""
     from framecache.video.sampling import uniform_indices
@@ -241,19 +268,24 @@ def extract_vs_model(args: argparse.Namespace) -> dict:
         manifests[gop] = repeated_manifest(args.out / f"prepared-gop{gop}", clips, args.extract_repeats)
     frames = args.extract_clips * args.extract_repeats * args.num_frames
     cores = os.cpu_count() or 1
-    arrangements = {"1": {"processes": 1}, "auto": {"processes": "auto"}}
+    # num_workers auto: 1 beside one threaded process, 0 (decoding inline) beside single-thread processes;
+    # the last row is the previous default (2 workers per process)
+    arrangements = {
+        "1": {"processes": 1},
+        str(cores): {"processes": cores},
+        f"{cores}, 2 workers": {"processes": cores, "num_workers": 2},
+    }
     one, copies = [], []
     stage: dict[str, dict[str, list[dict]]] = {str(g): {a: [] for a in arrangements} for g in args.gops}
     for r in range(args.rounds):
-        one.append(bare_copies(1, cores, batch, 256))
-        copies.append(bare_copies(cores, 1, batch, 256))
+        one.append(bare_copies(1, cores, batch, args.bare_frames))
+        copies.append(bare_copies(cores, 1, batch, args.bare_frames))
         for gop, (manifest, classes) in manifests.items():
             for name, setting in arrangements.items():
                 overrides = {"num_frames": args.num_frames, "sampling": "uniform", **setting}
                 m = run_stage(args.out / "runs", manifest, classes, f"gop{gop}-{name}-r{r}", overrides)
-                stage[str(gop)][name].append(
-                    {k: m[k] for k in ("frames_computed", "frames_per_second", "command_seconds", "processes")}
-                )
+                keys = ("frames_computed", "frames_per_second", "command_seconds", "processes", "num_workers")
+                stage[str(gop)][name].append({k: m[k] for k in keys} | {"ranks": m.get("per_rank", {})})
         print(f"bare: 1 process {one[-1]:.1f}, {cores} copies {copies[-1]:.1f}; stage", stage, flush=True)
     return {
         "clips": args.extract_clips,
@@ -261,6 +293,8 @@ def extract_vs_model(args: argparse.Namespace) -> dict:
         "clip_seconds": args.extract_seconds,
         "frames": frames,
         "auto_min_frames": launch.AUTO_MIN_FRAMES,
+        "auto_processes": launch.auto_processes(extract, frames)[0],
+        "bare_frames": args.bare_frames,
         "batch": batch,
         "num_workers": extract["num_workers"],
         "bare_one_process": one,
@@ -298,36 +332,59 @@ def _goals(rows: list[dict]) -> list[str]:
     return lines
 
 
-def _threshold_now(e: dict) -> str:
-    from framecache.features.launch import AUTO_MIN_FRAMES
-
-    if e["auto_min_frames"] == AUTO_MIN_FRAMES:
-        return "still so"
-    return f"set to {AUTO_MIN_FRAMES:,} from these numbers, so a run this size now keeps one process"
-
-
 def _command_fps(run: dict) -> float:
     return run["frames_computed"] / run["command_seconds"]
 
 
+def _start_up(run: dict) -> float:
+    """Seconds of the command outside the extraction phase: interpreters, torchrun, model build, assembly."""
+    return run["command_seconds"] - run["frames_computed"] / run["frames_per_second"]
+
+
+def break_even(by_setting: dict[str, list[dict]], one: str, many: str) -> float | None:
+    """Listed frames above which ``many`` processes finish the command sooner than ``one``: their start-up
+    difference over the difference of seconds per frame (None when ``many`` is not faster per frame)."""
+
+    def medians(runs: list[dict]) -> tuple[float, float]:
+        return float(np.median([x["frames_per_second"] for x in runs])), float(np.median([_start_up(x) for x in runs]))
+
+    (f1, s1), (f2, s2) = medians(by_setting[one]), medians(by_setting[many])
+    if f2 <= f1:
+        return None
+    return max(0.0, float(s2 - s1) / (1 / f1 - 1 / f2))
+
+
+def _verdicts(v: float, best: float, goals: list[tuple[str, float]]) -> str:
+    return "; ".join(
+        f"{what} **{v / best:.2f}** (goal ≥ {goal}: **"
+        + ("met" if v / best >= goal else f"missed by {1 - v / best / goal:.0%}")
+        + "**)"
+        for what, goal in goals
+    )
+
+
 def _extract_lines(e: dict, rows: list[dict]) -> list[str]:
+    from framecache.features.launch import AUTO_MIN_FRAMES
+
     one, copies = float(np.median(e["bare_one_process"])), float(np.median(e["bare_copies"]))
-    best = max(one, copies)
+    best, cores = max(one, copies), str(e["cpus"])
     out = [
         f"Extract end to end on {e['clips']} clips of {e['clip_seconds']:g} s per GOP, each in "
-        f"{e['repeats']} byte-distinct copies ({e['clips'] * e['repeats']} videos, {e['frames']:,} frames per run; "
-        f"`auto` started more processes from {e['auto_min_frames']:,} listed frames when this ran; "
-        f"{_threshold_now(e)}), batch {e['batch']}, "
-        f"{e['num_workers']} decode workers per process. Each stage run is `python -m stages.extract` in a fresh "
-        "process, as DVC runs it: *command* frames/s divide the frames by the whole command's wall time "
-        "(interpreter, torchrun and torch start-up, model build, store assembly included); *extraction* frames/s "
-        "are the stage's own `frames_per_second` (the extraction phase, after the model is built). Medians of "
-        f"{len(e['bare_copies'])} rounds, each measuring the bare model both ways and then every stage run:",
+        f"{e['repeats']} byte-distinct copies ({e['clips'] * e['repeats']} videos, {e['frames']:,} frames per run), "
+        f"batch {e['batch']}, `extract.num_workers: {e['num_workers']}` unless the row says otherwise. Each stage "
+        "run is `python -m stages.extract` in a fresh process, as DVC runs it: *command* frames/s divide the "
+        "frames by the whole command's wall time (interpreter, torchrun and torch start-up, model build, store "
+        "assembly included; *start-up* is that time less the extraction phase); *extraction* frames/s are the "
+        "stage's own `frames_per_second` (the extraction phase, after the model is built). The bare model runs "
+        f"{e['bare_frames']:,} frames per copy and round (the stage's preprocessed input, fp32 channels_last). "
+        f"Medians of {len(e['bare_copies'])} rounds, each measuring the bare model both ways and then every stage "
+        "run:",
         "",
-        "| measurement | processes | frames/s (command) | frames/s (extraction) | runs (command) |",
-        "| --- | ---: | ---: | ---: | --- |",
-        f"| bare model, 1 process, torch's threads | 1 | | {one:.1f} | {_runs(e['bare_one_process'])} |",
-        f"| bare model, a single-thread copy per core side by side | {e['cpus']} | | {copies:.1f} | "
+        "| measurement | processes | decode workers each | frames/s (command) | frames/s (extraction) | start-up s "
+        "| runs (command frames/s) |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
+        f"| bare model, 1 process, torch's threads | 1 | | | {one:.1f} | | {_runs(e['bare_one_process'])} |",
+        f"| bare model, a single-thread copy per core side by side | {cores} | | | {copies:.1f} | | "
         f"{_runs(e['bare_copies'])} |",
     ]
     lines = []
@@ -337,32 +394,42 @@ def _extract_lines(e: dict, rows: list[dict]) -> list[str]:
         for name, runs in by_setting.items():
             cmd = float(np.median([_command_fps(x) for x in runs]))
             ext = float(np.median([x["frames_per_second"] for x in runs]))
-            label = "`auto`" if name == "auto" else f"`{name}`"
+            start = float(np.median([_start_up(x) for x in runs]))
             out.append(
-                f"| extract stage, GOP {gop}, `extract.processes:` {label} | {runs[0]['processes']} | {cmd:.1f} | "
-                f"{ext:.1f} | {_runs([_command_fps(x) for x in runs])} |"
+                f"| extract stage, GOP {gop}, `processes: {name.split(',')[0]}` | {runs[0]['processes']} | "
+                f"{runs[0]['num_workers']} | {cmd:.1f} | {ext:.1f} | {start:.1f} | "
+                f"{_runs([_command_fps(x) for x in runs])} |"
             )
-            if name != "auto":
-                continue
-            verdicts = [("command", cmd, 0.8), ("extraction", ext, 0.8), ("extraction", ext, 0.9)]
-            said = "; ".join(
-                f"{what} **{v / best:.2f}** (goal ≥ {goal}: **"
-                + ("met" if v / best >= goal else f"missed by {1 - v / best / goal:.0%}")
-                + "**)"
-                for what, v, goal in verdicts
-            )
+            if name == cores:
+                said = _verdicts(cmd, best, [("command", 0.8)])
+                said += "; " + _verdicts(ext, best, [("extraction", 0.8), ("extraction", 0.9)])
+                lines.append(
+                    f"- GOP {gop}, {cores} single-thread processes decoding inline (what `auto` runs on a big "
+                    f"run): stage / best bare model = {said}. Decoding CPU per sampled frame (clips ≥ 60 s, "
+                    f"table above): {_ms(float(np.median(per_frame)))} ms against {_ms(e['cpus'] / best)} ms of "
+                    f"model CPU per frame (cores / best bare frames/s): **{share:.0%}**, so on CPU the stage can "
+                    f"reach at most about {1 / (1 + share):.2f} of the bare model while decoding shares its cores."
+                )
+        even = break_even(by_setting, "1", cores)
+        if even is not None:
             lines.append(
-                f"- GOP {gop}, `auto`: stage / best bare model = {said}. Decode-worker CPU per sampled frame "
-                f"(clips ≥ 60 s): {_ms(float(np.median(per_frame)))} ms against {_ms(e['cpus'] / best)} ms of "
-                f"model CPU per frame (cores / best bare frames/s): **{share:.0%}**."
+                f"- GOP {gop}: {cores} processes finish the command sooner than one from about **{even:,.0f}** "
+                f"listed frames (their extra start-up over the seconds per frame they save); `auto` starts them "
+                f"from {AUTO_MIN_FRAMES:,} (it picked {e['auto_processes']} process(es) for this run's "
+                f"{e['frames']:,} frames when it ran)."
             )
+    ranks = [
+        sorted(r["frames_per_second"] for r in run["ranks"].values())
+        for by_setting in e["stage_runs"].values()
+        for run in by_setting[cores]
+        if run["ranks"]
+    ]
+    spread = f" (its ranks' extraction frames/s: {'; '.join(', '.join(f'{v:.1f}' for v in r) for r in ranks)})"
     lines.append(
-        "- Why the stage falls short of the bare model on 2 cores: it runs the model beside the decode workers "
-        "(2 per process, so 4 under `auto`) on the same 2 cores, and decoding is the share above of the model's "
-        "CPU; the stage's own `decode_seconds` and `model_seconds` (in each run's metrics.json) grow when the "
-        "processes contend, and the command adds start-up (torchrun, a second interpreter and the rank set-up "
-        "for `auto`). Under `auto` the extraction phase is faster than one process, but at this size the "
-        "whole command is not, which is why `auto` now needs more listed frames before it starts more processes."
+        "- Why the stage falls short of the bare model on CPU: decoding runs on the same cores as the model "
+        "(the share above), the command adds start-up (a second interpreter and torchrun for several processes), "
+        f"and the slower rank sets the pace of a multi-process run{spread if ranks else ''}. Decode workers "
+        "beside single-thread models only add contention: compare the `2 workers` rows, the previous default."
     )
     return [*out, "", *lines]
 
@@ -383,24 +450,35 @@ def _thread_lines(rows: list[dict]) -> list[str]:
         / min(r["seconds"] for r in rows if r["slices"] == s)
         for s in {r["slices"] for r in rows}
     )
-    if gain < 1.2:
-        verdict = (
-            "too little to keep. With a seek every few frames, frame threads mostly refill their pipeline, and "
-            "slice threads need several slices per frame"
-        )
-    else:
-        verdict = (
-            "a second thread pays for a lone video when a core is otherwise idle. In the stage on CPU no core is: "
-            "`extract.processes: auto` runs a single-thread model per core and the decode workers share them, so "
-            "the workers keep one decoder thread each (decoding already takes the share of the model's CPU given "
-            "above). Where cores do sit idle — a GPU host, or a run with fewer videos left "
-            "than decode workers — decoder threads would pay; that is not implemented or measured here"
-        )
+    frame = max(
+        next(r["seconds"] for r in rows if r["slices"] == s and r["threads"] == "SLICE x1")
+        / next(r["seconds"] for r in rows if r["slices"] == s and r["threads"] == "FRAME x2")
+        for s in {r["slices"] for r in rows}
+    )
     out += [
         "",
-        f"- The best threaded setting is {gain:.2f}x as fast as one thread (SLICE x1): {verdict}. Measured on a "
-        "shared 2-core machine, with nothing else decoding.",
+        f"- The best threaded setting is {gain:.2f}x as fast as one thread (SLICE x1), frame threads "
+        f"{frame:.2f}x at best; frame threads need nothing of the stream (slice threads need several slices per "
+        "picture), so they are what the stage uses. Measured on a shared 2-core machine, with nothing else "
+        "decoding.",
     ]
+    return out
+
+
+def _tail_lines(rows: list[dict]) -> list[str]:
+    out = [
+        "The stage's rule (`DecodeDataset.threads`): the cores the model leaves to decoding are split between the "
+        "videos still being decoded, one thread per worker while every worker is busy, more for the last videos. "
+        "On CPU under `processes: auto` the model leaves none, so nothing changes there; on a GPU host it leaves "
+        "all but one. Measured here with the stage's own loader (2 decode workers, no model, as on a GPU host) on "
+        "copies of the 1080p clip, best of 3, seconds until every sample is decoded:",
+        "",
+        "| videos | one thread each | the machine's cores split between them | ratio |",
+        "| ---: | ---: | ---: | ---: |",
+    ]
+    for videos in sorted({r["videos"] for r in rows}):
+        by = {r["decode_cores"] > 0: r["seconds"] for r in rows if r["videos"] == videos}
+        out.append(f"| {videos} | {by[False]:.2f} | {by[True]:.2f} | {by[False] / by[True]:.2f}x |")
     return out
 
 
@@ -446,6 +524,8 @@ def render(res: dict) -> str:
         out += ["", *_extract_lines(res["extract"] | {"cpus": res["machine"]["cpus"]}, rows)]
     if "threads" in res:
         out += ["", *_thread_lines(res["threads"])]
+    if "tail" in res:
+        out += ["", *_tail_lines(res["tail"])]
     out += [
         "",
         "No GPU was available to this run: GPU figures (decode workers needed to keep a GPU busy) are not measured.",
@@ -467,6 +547,7 @@ def main() -> None:
     ap.add_argument("--extract-seconds", type=float, default=120)
     ap.add_argument("--extract-repeats", type=int, default=24, help="times each clip is listed in the manifest")
     ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--bare-frames", type=int, default=1024, help="frames per bare-model copy and round")
     ap.add_argument("--skip-extract", action="store_true")
     ap.add_argument("--only-extract", action="store_true", help="add the extract part to --out's results.json")
     ap.add_argument("--only-threads", action="store_true", help="add the decoder-threads part to results.json")
@@ -495,6 +576,7 @@ def main() -> None:
             results["extract"] = extract_vs_model(args)
         if not args.only_extract:
             results["threads"] = thread_study(args)
+            results["tail"] = tail_study(args, args.out / "clips" / "1080p-12s-gop60-1slices.mp4")
         results["machine"]["load_average_at_end"] = os.getloadavg()
         saved.write_text(json.dumps(results, indent=1, default=str))
     text = render(json.loads((args.out / "results.json").read_text()))
