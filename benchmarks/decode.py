@@ -285,6 +285,7 @@ def extract_vs_model(args: argparse.Namespace) -> dict:
                 overrides = {"num_frames": args.num_frames, "sampling": "uniform", **setting}
                 m = run_stage(args.out / "runs", manifest, classes, f"gop{gop}-{name}-r{r}", overrides)
                 keys = ("frames_computed", "frames_per_second", "command_seconds", "processes", "num_workers")
+                keys += ("decode_seconds", "model_seconds")
                 stage[str(gop)][name].append({k: m[k] for k in keys} | {"ranks": m.get("per_rank", {})})
         print(f"bare: 1 process {one[-1]:.1f}, {cores} copies {copies[-1]:.1f}; stage", stage, flush=True)
     return {
@@ -403,21 +404,32 @@ def _extract_lines(e: dict, rows: list[dict]) -> list[str]:
             if name == cores:
                 said = _verdicts(cmd, best, [("command", 0.8)])
                 said += "; " + _verdicts(ext, best, [("extraction", 0.8), ("extraction", 0.9)])
+                model, decoding = (
+                    1000 * float(np.median([x[k] / x["frames_computed"] for x in runs]))
+                    for k in ("model_seconds", "decode_seconds")
+                )
                 lines.append(
                     f"- GOP {gop}, {cores} single-thread processes decoding inline (what `auto` runs on a big "
-                    f"run): stage / best bare model = {said}. Decoding CPU per sampled frame (clips ≥ 60 s, "
-                    f"table above): {_ms(float(np.median(per_frame)))} ms against {_ms(e['cpus'] / best)} ms of "
-                    f"model CPU per frame (cores / best bare frames/s): **{share:.0%}**, so on CPU the stage can "
-                    f"reach at most about {1 / (1 + share):.2f} of the bare model while decoding shares its cores."
+                    f"run): stage / best bare model = {said}. CPU per frame inside the stage: model "
+                    f"{model:.1f} ms, decoding {decoding:.1f} ms, against {_ms(e['cpus'] / best)} ms for the bare "
+                    f"model (cores / best bare frames/s). From the decode table (clips ≥ 60 s), decoding costs "
+                    f"{_ms(float(np.median(per_frame)))} ms per frame, **{share:.0%}** of the bare model's: on CPU, "
+                    f"where decoding shares the model's cores, the stage can reach at most about "
+                    f"{1 / (1 + share):.2f} of the bare model."
                 )
         even = break_even(by_setting, "1", cores)
-        if even is not None:
-            lines.append(
-                f"- GOP {gop}: {cores} processes finish the command sooner than one from about **{even:,.0f}** "
-                f"listed frames (their extra start-up over the seconds per frame they save); `auto` starts them "
-                f"from {AUTO_MIN_FRAMES:,} (it picked {e['auto_processes']} process(es) for this run's "
-                f"{e['frames']:,} frames when it ran)."
+        lines.append(
+            f"- GOP {gop}: "
+            + (
+                f"{cores} processes finish the command sooner than one from about **{even:,.0f}** listed frames "
+                "(their extra start-up over the seconds per frame they save)"
+                if even is not None
+                else f"{cores} processes extracted no faster than one (decoding, not the model, bounds this run)"
             )
+            + f". When this ran, `auto` started them from {e['auto_min_frames']:,} listed frames (so this "
+            f"{e['frames']:,}-frame run got {e['auto_processes']}); "
+            + ("still so." if e["auto_min_frames"] == AUTO_MIN_FRAMES else f"now from {AUTO_MIN_FRAMES:,}.")
+        )
     ranks = [
         sorted(r["frames_per_second"] for r in run["ranks"].values())
         for by_setting in e["stage_runs"].values()
@@ -427,9 +439,10 @@ def _extract_lines(e: dict, rows: list[dict]) -> list[str]:
     spread = f" (its ranks' extraction frames/s: {'; '.join(', '.join(f'{v:.1f}' for v in r) for r in ranks)})"
     lines.append(
         "- Why the stage falls short of the bare model on CPU: decoding runs on the same cores as the model "
-        "(the share above), the command adds start-up (a second interpreter and torchrun for several processes), "
-        f"and the slower rank sets the pace of a multi-process run{spread if ranks else ''}. Decode workers "
-        "beside single-thread models only add contention: compare the `2 workers` rows, the previous default."
+        "(the share above), the model itself runs slower between decodes than in a bare loop (the CPU per frame "
+        "above), the command adds start-up (a second interpreter and torchrun for several processes), and a "
+        f"multi-process run goes at the pace of its slower rank{spread if ranks else ''}. Decode workers beside "
+        "single-thread models only add contention: compare the `2 workers` rows, the previous default."
     )
     return [*out, "", *lines]
 
@@ -450,17 +463,22 @@ def _thread_lines(rows: list[dict]) -> list[str]:
         / min(r["seconds"] for r in rows if r["slices"] == s)
         for s in {r["slices"] for r in rows}
     )
-    frame = max(
-        next(r["seconds"] for r in rows if r["slices"] == s and r["threads"] == "SLICE x1")
-        / next(r["seconds"] for r in rows if r["slices"] == s and r["threads"] == "FRAME x2")
-        for s in {r["slices"] for r in rows}
-    )
+
+    def best(threads: str) -> float:
+        return max(
+            next(r["seconds"] for r in rows if r["slices"] == s and r["threads"] == "SLICE x1")
+            / next(r["seconds"] for r in rows if r["slices"] == s and r["threads"] == threads)
+            for s in {r["slices"] for r in rows}
+        )
+
     out += [
         "",
-        f"- The best threaded setting is {gain:.2f}x as fast as one thread (SLICE x1), frame threads "
-        f"{frame:.2f}x at best; frame threads need nothing of the stream (slice threads need several slices per "
-        "picture), so they are what the stage uses. Measured on a shared 2-core machine, with nothing else "
-        "decoding.",
+        f"- The best threaded setting is {gain:.2f}x as fast as one thread (SLICE x1); frame threads "
+        f"{best('FRAME x2'):.2f}x at best, slice threads {best('SLICE x2'):.2f}x. The stage uses frame threads, "
+        "which every decoder here (H.264, HEVC, VP9) supports however the stream was encoded; slice threads "
+        "split a picture's slices (or rows, depending on the codec and the encoder), and which of the two wins "
+        "on these x264 clips has varied between runs on this machine. Measured on a shared 2-core machine, "
+        "with nothing else decoding.",
     ]
     return out
 
