@@ -269,9 +269,11 @@ def extract_vs_model(args: argparse.Namespace) -> dict:
     frames = args.extract_clips * args.extract_repeats * args.num_frames
     cores = os.cpu_count() or 1
     # num_workers auto: 1 beside one threaded process, 0 (decoding inline) beside single-thread processes;
-    # the last row is the previous default (2 workers per process)
+    # the other rows try the other choices (2 workers per process was the previous default)
     arrangements = {
         "1": {"processes": 1},
+        "1, inline": {"processes": 1, "num_workers": 0},
+        "1, 2 workers": {"processes": 1, "num_workers": 2},
         str(cores): {"processes": cores},
         f"{cores}, 2 workers": {"processes": cores, "num_workers": 2},
     }
@@ -423,6 +425,9 @@ def _extract_lines(e: dict, rows: list[dict]) -> list[str]:
             + (
                 f"{cores} processes finish the command sooner than one from about **{even:,.0f}** listed frames "
                 "(their extra start-up over the seconds per frame they save)"
+                if even
+                else f"{cores} processes started up no slower than one in this run: start-up gave no reason to "
+                "keep one process"
                 if even is not None
                 else f"{cores} processes extracted no faster than one (decoding, not the model, bounds this run)"
             )
@@ -430,19 +435,14 @@ def _extract_lines(e: dict, rows: list[dict]) -> list[str]:
             f"{e['frames']:,}-frame run got {e['auto_processes']}); "
             + ("still so." if e["auto_min_frames"] == AUTO_MIN_FRAMES else f"now from {AUTO_MIN_FRAMES:,}.")
         )
-    ranks = [
-        sorted(r["frames_per_second"] for r in run["ranks"].values())
-        for by_setting in e["stage_runs"].values()
-        for run in by_setting[cores]
-        if run["ranks"]
-    ]
-    spread = f" (its ranks' extraction frames/s: {'; '.join(', '.join(f'{v:.1f}' for v in r) for r in ranks)})"
     lines.append(
         "- Why the stage falls short of the bare model on CPU: decoding runs on the same cores as the model "
-        "(the share above), the model itself runs slower between decodes than in a bare loop (the CPU per frame "
-        "above), the command adds start-up (a second interpreter and torchrun for several processes), and a "
-        f"multi-process run goes at the pace of its slower rank{spread if ranks else ''}. Decode workers beside "
-        "single-thread models only add contention: compare the `2 workers` rows, the previous default."
+        "(the share above), and the command adds start-up (interpreters, torch and timm imports, the model "
+        "build, torchrun for several processes). The bare model itself moved by "
+        f"{max(e['bare_copies']) / min(e['bare_copies']) - 1:.0%} between rounds (two copies) on this shared "
+        "machine, so read the ratios to ±0.1. The decode workers `auto` picks are the fastest of the rows: none beside "
+        "single-thread processes, one beside a threaded model (inline decoding leaves that model's second "
+        "thread idle while it decodes; 2 workers oversubscribe the cores)."
     )
     return [*out, "", *lines]
 

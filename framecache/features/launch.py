@@ -30,9 +30,10 @@ log = logging.getLogger(__name__)
 
 # Below this many sampled frames listed, ``auto`` keeps one process. Measured on 2 cores (BENCHMARKS.md,
 # "Decoding"): on 120 s clips with a keyframe every 12 frames, two single-thread processes decoding inline
-# extract ~25 % more frames/s than one, and torchrun, a second interpreter and the rank set-up add ~5 s to the
-# command, so they break even near 1,400 frames; with a keyframe every 250 frames decoding bounds the run and
-# they gain nothing. About 3x the break-even, so a run too small to measure it well stays simple.
+# extract 25-50 % more frames/s than one; torchrun, a second interpreter and the rank set-up added ~5 s to the
+# command in one run (break-even near 1,400 frames) and nothing measurable in the next; with a keyframe every
+# 250 frames decoding bounds the run and they gain nothing. About 3x that break-even, so a small run (a
+# student's 70 clips) stays one plain process.
 AUTO_MIN_FRAMES = 4096
 # What one CPU extraction process and its decode workers hold (1.9 GB measured, BENCHMARKS.md "Extract"), with
 # room: ``auto`` never starts more processes than the machine's memory holds.

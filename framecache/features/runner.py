@@ -89,10 +89,11 @@ def resolve_decoding(
 
     CPU (measured on 2 cores, BENCHMARKS.md "Decoding"): a process whose model runs on one thread per core it
     has, as ``processes: auto`` runs them, decodes in the process between forward passes — workers would only
-    take CPU from the other processes' models (2 processes: 100 frames/s inline, 97 with 2 workers each, 94
-    with 1); a process whose model has several threads gets one worker, which decodes while the model runs
-    (1 process: 81 frames/s with 1 worker, 73 with 2); cores the model does not use (``cpu_threads`` below
-    the process's share) get a worker each. CUDA: see :data:`CUDA_MAX_WORKERS`.
+    take CPU from the other processes' models (2 processes, GOP 12: 68.6 frames/s inline, 65.9 with 2 workers
+    each); a process whose model has several threads gets one worker, which decodes while the model runs
+    (1 process: 46.2 frames/s with 1 worker, 36.4 inline — its second thread idles while it decodes — and 38.6
+    with 2, which oversubscribe the cores); cores the model does not use (``cpu_threads`` below the process's
+    share) get a worker each. CUDA: see :data:`CUDA_MAX_WORKERS`.
     """
     cores = max(1, available_cores() // dist.local_world_size)
     if device.type == "cuda":
