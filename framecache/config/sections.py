@@ -111,8 +111,9 @@ class Extract(Settings):
     num_workers: Literal["auto"] | Annotated[Int, Field(ge=0)] = Field(
         "auto",
         description="decoding worker processes per extraction process (0 decodes between forward passes, in the "
-        "process itself); `auto`: on CPU 0 when each process runs a single-thread model (as `processes: auto` "
-        "does), else 1; on CUDA one per core but one, 2 to 8 (not yet measured on a GPU)",
+        "process itself); `auto`: on CPU 0 beside single-thread models that fill the cores (as `processes: auto` "
+        "runs them), 1 beside a multi-threaded model, one per core the model leaves (at most 8); on CUDA one per "
+        "core but one, 2 to 8 (not yet measured on a GPU)",
     )
     amp: Literal["auto", "off", "fp16", "bf16"] = Field(
         "auto", description="mixed precision on CUDA (CPU always runs fp32)"

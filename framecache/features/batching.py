@@ -40,7 +40,8 @@ class VideoJob:
 
 
 # FFmpeg frame threads per video at most: a seek restarts the threads' pipeline, so with 16 samples more
-# threads mostly wait (2 threads: 1.65-1.79x on a lone 1080p clip, BENCHMARKS.md "Decoding").
+# threads mostly wait (2 threads: 1.6x on a lone 1080p clip, 1.4x through the stage's loader; BENCHMARKS.md
+# "Decoding").
 MAX_DECODER_THREADS = 4
 
 

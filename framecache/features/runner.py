@@ -75,9 +75,10 @@ def resolve_compute(extract: Mapping[str, Any], dist: distributed.Context) -> Co
     )
 
 
-# ``extract.num_workers: auto`` on CUDA: the model leaves this process's cores to decoding, so one worker per
-# core but the one feeding the GPU, from 2 to this many. Not measured yet (no GPU run in BENCHMARKS.md).
-CUDA_MAX_WORKERS = 8
+# ``extract.num_workers: auto`` gives a process at most this many workers. On CUDA the model leaves the
+# process's cores to decoding: one worker per core but the one feeding the GPU, from 2 to this many. Not
+# measured yet (no GPU run in BENCHMARKS.md).
+MAX_AUTO_WORKERS = 8
 
 
 def resolve_decoding(
@@ -93,16 +94,16 @@ def resolve_decoding(
     each); a process whose model has several threads gets one worker, which decodes while the model runs
     (1 process: 46.2 frames/s with 1 worker, 36.4 inline — its second thread idles while it decodes — and 38.6
     with 2, which oversubscribe the cores); cores the model does not use (``cpu_threads`` below the process's
-    share) get a worker each. CUDA: see :data:`CUDA_MAX_WORKERS`.
+    share) get a worker each. CUDA: see :data:`MAX_AUTO_WORKERS`.
     """
     cores = max(1, available_cores() // dist.local_world_size)
     if device.type == "cuda":
         free = max(1, cores - 1)
-        auto = min(CUDA_MAX_WORKERS, max(2, free))
+        auto = min(MAX_AUTO_WORKERS, max(2, free))
     else:
         model_threads = threads if threads is not None else torch.get_num_threads()
         free = max(0, cores - model_threads)
-        auto = min(CUDA_MAX_WORKERS, free) if free else (1 if model_threads > 1 else 0)
+        auto = min(MAX_AUTO_WORKERS, free) if free else (1 if model_threads > 1 else 0)
     return (auto if requested == "auto" else int(requested)), free
 
 

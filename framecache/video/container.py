@@ -54,9 +54,9 @@ def open_video(path: Path) -> av.container.InputContainer:
 def set_decoder_threads(stream: av.video.stream.VideoStream, threads: int) -> None:
     """FFmpeg's decoder threads for one video. One by default: parallelism comes from decoding several videos
     at once. More only where cores would otherwise sit idle (fewer videos left than decoders:
-    :mod:`framecache.features.batching`), and then frame threads, which need nothing of the stream (slice
-    threads need several slices per picture, which few encoders write). The frames are bit for bit the same
-    (tests/video/test_seeking.py)."""
+    :mod:`framecache.features.batching`), and then frame threads, which H.264, HEVC and VP9 decoders all
+    support however the stream was encoded (slice threads were faster still on some x264 clips and slower on
+    others: BENCHMARKS.md "Decoding"). The frames are bit for bit the same (tests/video/test_seeking.py)."""
     if threads > 1:
         stream.thread_type = "FRAME"
     stream.thread_count = max(1, threads)
