@@ -40,9 +40,10 @@ sys.path.insert(0, str(REPO))
 from benchmarks.extract import bare_model, ensure_clips, write_manifest  # noqa: E402
 from benchmarks.markdown import write_section  # noqa: E402
 from framecache import layout  # noqa: E402
+from framecache.backbones import build  # noqa: E402
 from framecache.compute import resolve_device  # noqa: E402
 from framecache.config.params import load_params  # noqa: E402
-from framecache.features import build, embed, extraction  # noqa: E402
+from framecache.features import embed, extraction  # noqa: E402
 
 DEFAULT_VIT = "timm/vit_small_patch16_224"
 

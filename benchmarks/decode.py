@@ -175,7 +175,7 @@ def tail_study(args: argparse.Namespace, path: Path) -> list[dict]:
     """Item 4 as the stage does it: the stage's own loader (2 decode workers) over 1 or 3 copies of a 1080p clip,
     with the machine's cores left to decoding (so the last videos get FFmpeg threads) or none (one thread each),
     as on a GPU host where the model leaves the CPU to the decoders. Seconds until every sample is decoded."""
-    from framecache.features.backbones import preprocessing_for
+    from framecache.backbones.specs import preprocessing_for
     from framecache.features.batching import VideoJob
     from framecache.features.embed import _loader
 
@@ -579,7 +579,7 @@ def main() -> None:
         return
     args.out = args.out.resolve()
     if not args.render:
-        from framecache.features.backbones import preprocessing_for
+        from framecache.backbones.specs import preprocessing_for
 
         geometry = preprocessing_for("efficientnet_lite0").geometry()
         saved = args.out / "results.json"

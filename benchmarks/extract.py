@@ -53,9 +53,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from benchmarks.markdown import write_section  # noqa: E402
+from framecache.backbones import build  # noqa: E402
 from framecache.compute import resolve_device  # noqa: E402
 from framecache.config.params import load_params  # noqa: E402
-from framecache.features import build, embed, extraction  # noqa: E402
+from framecache.features import embed, extraction  # noqa: E402
 from framecache.features.store import FeatureStore, StoreWriter  # noqa: E402
 from framecache.fileio import file_sha256  # noqa: E402
 from framecache.video.probe import probe  # noqa: E402

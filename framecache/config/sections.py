@@ -13,11 +13,11 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, ValidationInfo, field_validator
 
 from framecache import heads
+from framecache.backbones import names as backbone_names
 from framecache.compute import DEVICES
 from framecache.config.fields import Float, Int, Settings, Str, strict_list
 from framecache.config.messages import ParamsError
 from framecache.errors import FramecacheError
-from framecache.features import names as backbone_names
 
 Device = Literal[DEVICES]
 Positive = Annotated[Float, Field(gt=0)]
@@ -91,7 +91,7 @@ class Extract(Settings):
     backbone: Str = Field(
         "efficientnet_lite0",
         description="image model: an alias (efficientnet_lite0, resnet18, ...), a timm model timm/<model>.<tag> "
-        "or a torchvision model torchvision/<builder>[:<WEIGHTS>]; `python -m framecache.features.catalog` lists "
+        "or a torchvision model torchvision/<builder>[:<WEIGHTS>]; `python -m framecache.backbones.catalog` lists "
         "them. Weights are fetched into timm's/torchvision's caches on first use",
     )
     image_size: Int | None = Field(None, ge=32, le=1024, description="input resolution; null uses the backbone's own")

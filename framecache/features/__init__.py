@@ -1,12 +1,8 @@
-"""Stage 1's library: per-frame CNN features of every video, in one HDF5 store per backbone.
+"""Stage 1's library: per-frame CNN features of every video, in one HDF5 store per backbone. The backbones
+themselves (names, records, weights, build) are :mod:`framecache.backbones`.
 
 Where things live:
 
-- ``names`` — what ``extract.backbone`` accepts (aliases, ``timm/<model>.<tag>``,
-  ``torchvision/<builder>[:<WEIGHTS>]``), checked at params load; ``backbones`` — the records (``get_spec``)
-  and each one's preprocessing; ``weights`` / ``fetch`` — the weights files, fetched into timm's/torchvision's
-  caches on first use, and their checksums; ``catalog`` — the listing/fetch command; ``build`` — building a
-  frozen, BatchNorm-folded network.
 - ``provenance`` — what a store was built with and when it is stale; ``store/`` — the HDF5 store: its
   layout (``schema``), ``reader`` and ``writer``.
 - The extract stage as steps: ``inputs`` (manifest, classes, expected provenance) → ``plan`` (reuse and

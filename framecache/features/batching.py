@@ -26,8 +26,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from framecache.backbones.build import Backbone
 from framecache.errors import VideoError
-from framecache.features.build import Backbone
 from framecache.video.decode import load_sample
 from framecache.video.frames import Geometry
 from framecache.video.sampling import Sampling

@@ -27,8 +27,8 @@ FEATURE_CODE = (
     "video/decode.py",
     "video/sampling.py",
     "video/frames.py",
-    "features/backbones.py",
-    "features/build.py",
+    "backbones/specs.py",
+    "backbones/build.py",
     "features/batching.py",
     "features/embed.py",
 )
@@ -37,9 +37,9 @@ FEATURE_CODE = (
 NOT_FEATURE_CODE = (
     "errors.py",
     "compute.py",
-    "features/weights.py",
-    "features/fetch.py",
-    "features/names.py",
+    "backbones/weights.py",
+    "backbones/fetch.py",
+    "backbones/names.py",
     "video/probe.py",
 )
 

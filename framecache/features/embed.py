@@ -20,12 +20,12 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
+from framecache.backbones.build import Backbone, build_backbone
+from framecache.backbones.specs import Preprocessing
+from framecache.backbones.weights import weights_path, weights_sha256
 from framecache.compute import resolve_device
 from framecache.errors import FramecacheError
-from framecache.features.backbones import Preprocessing
 from framecache.features.batching import BatchRunner, DecodeDataset, VideoJob, batched_features, identity
-from framecache.features.build import Backbone, build_backbone
-from framecache.features.weights import weights_path, weights_sha256
 from framecache.video.decode import VideoSample
 from framecache.video.sampling import Sampling
 

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from framecache import layout
+from framecache.backbones import specs, weights
 from framecache.errors import FramecacheError
-from framecache.features import backbones, weights
 from framecache.features.provenance import configured_provenance
 from framecache.features.store import VideoFeatures
 
@@ -41,12 +41,12 @@ def expected_provenance(extract_params: Mapping[str, Any]) -> dict[str, Any]:
     saying where to place it when it is missing.
     """
     name = extract_params["backbone"]
-    spec = backbones.get_spec(name)
+    spec = specs.get_spec(name)
     return {
         **configured_provenance(extract_params),
         "weights_sha256": weights.weights_sha256(name),
         "k": spec.k,
-        "preprocessing": backbones.preprocessing_for(name, extract_params.get("image_size")).as_dict(),
+        "preprocessing": specs.preprocessing_for(name, extract_params.get("image_size")).as_dict(),
     }
 
 

@@ -16,9 +16,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from framecache.backbones import specs
+from framecache.backbones.build import Backbone, build_backbone
 from framecache.compute import available_cores, resolve_device, torch_threads
-from framecache.features import backbones, distributed
-from framecache.features.build import Backbone, build_backbone
+from framecache.features import distributed
 from framecache.features.embed import ExtractStats, extract_samples, resolve_amp, resolve_batch_size
 from framecache.features.inputs import ExtractInputs, with_manifest_row
 from framecache.features.journal import Journal
@@ -149,7 +150,7 @@ def compute_share(
         for job, sample, feats, error in extract_samples(
             plan.mine,
             build,
-            backbones.preprocessing_for(name, image_size),
+            specs.preprocessing_for(name, image_size),
             Sampling.from_params(extract),
             batch_size=settings.batch_size,
             amp=settings.amp,

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
+from framecache.backbones.build import build_backbone
 from framecache.features.batching import BatchRunner, batched_features
-from framecache.features.build import build_backbone
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -32,7 +32,7 @@ def test_the_recorded_version_is_the_code_version():
     assert configured_provenance(default_params()["extract"])["extractor_version"] == EXTRACTOR_VERSION
 
 
-@pytest.mark.parametrize("rel", ["video/decode.py", "video/sampling.py", "video/frames.py", "features/build.py"])
+@pytest.mark.parametrize("rel", ["video/decode.py", "video/sampling.py", "video/frames.py", "backbones/build.py"])
 def test_a_change_to_what_the_code_does_changes_the_version(package_copy, rel):
     before = codeversion.source_digest(package=package_copy)
     assert before == codeversion.source_digest()

@@ -20,13 +20,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from framecache.backbones.build import build_backbone
 from framecache.cli import run
 from framecache.compute import resolve_device
 from framecache.config.params import validate
 from framecache.errors import FramecacheError
 from framecache.features import embed, extraction
 from framecache.features.batching import VideoJob
-from framecache.features.build import build_backbone
 from framecache.features.inputs import expected_provenance
 from framecache.features.store import FeatureStore, StaleStoreError, StoreWriter
 from framecache.fileio import file_sha256

@@ -17,8 +17,9 @@ import pytest
 import torch
 
 from framecache import layout
+from framecache.backbones import build, specs, weights
 from framecache.errors import FramecacheError
-from framecache.features import backbones, build, embed, weights
+from framecache.features import embed
 from framecache.features.inputs import expected_provenance
 from framecache.features.store import FeatureStore
 from framecache.fileio import file_sha256
@@ -75,7 +76,7 @@ def test_cached_checkpoint_loads_through_timms_pretrained_path(hf_cache, name):
     assert weights.weights_path(name) == path
     bb = build.build_backbone(name, image_size=160)
     pooled = timm.create_model(name.removeprefix("timm/"), pretrained=False, num_classes=0).eval()
-    assert bb.weights_sha256 == file_sha256(path) and bb.k == pooled.num_features == backbones.get_spec(name).k
+    assert bb.weights_sha256 == file_sha256(path) and bb.k == pooled.num_features == specs.get_spec(name).k
     pooled.load_state_dict({k: v for k, v in reference.state_dict().items() if not k.startswith("head.")}, strict=False)
     frames = torch.randint(0, 255, (2, 160, 160, 3), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
     with torch.inference_mode():
@@ -91,7 +92,7 @@ def test_changed_checkpoint_changes_the_provenance(hf_cache):
     path, _ = cache_random_weights(hf_cache, TINY_CNN, seed=0)
     before = expected_provenance(extract)
     assert before["weights_sha256"] == file_sha256(path) and before["k"] == 96 and before["backbone"] == TINY_CNN
-    assert before["preprocessing"] == backbones.preprocessing_for(TINY_CNN).as_dict()
+    assert before["preprocessing"] == specs.preprocessing_for(TINY_CNN).as_dict()
     cache_random_weights(hf_cache, TINY_CNN, seed=1)
     assert expected_provenance(extract)["weights_sha256"] != before["weights_sha256"]
 
@@ -102,7 +103,7 @@ def test_missing_timm_weights_offline_is_one_line(hf_cache):
     message = str(err.value)
     assert "\n" not in message and "HF_HUB_OFFLINE=1" in message
     assert "model.safetensors of the Hugging Face repo timm/test_vit.r160_in1k" in message
-    assert "`uv run python -m framecache.features.catalog fetch timm/test_vit.r160_in1k`" in message
+    assert "`uv run python -m framecache.backbones.catalog fetch timm/test_vit.r160_in1k`" in message
     assert f"models--timm--test_vit.r160_in1k (under ~/.cache/huggingface/hub there) into {hf_cache}" in message
 
 

@@ -1,8 +1,8 @@
 """The backbone catalogue command: which backbones this machine can run offline, and fetching one.
 
-    uv run python -m framecache.features.catalog              # aliases, and every cached timm/torchvision model
-    uv run python -m framecache.features.catalog --all        # also every name timm and torchvision accept
-    uv run python -m framecache.features.catalog fetch NAME   # download NAME's weights into its library's cache
+    uv run python -m framecache.backbones.catalog              # aliases, and every cached timm/torchvision model
+    uv run python -m framecache.backbones.catalog --all        # also every name timm and torchvision accept
+    uv run python -m framecache.backbones.catalog fetch NAME   # download NAME's weights into its library's cache
 
 ``list`` (the default) never touches the network: it reads the Hugging Face cache and the torch hub folder.
 ``fetch`` is what the extract stage does on first use, without extracting anything: run it on a connected
@@ -14,9 +14,9 @@ from __future__ import annotations
 import argparse
 from collections.abc import Iterator, Sequence
 
+from framecache.backbones import fetch, names
+from framecache.backbones.weights import cached_weights_path, weights_path
 from framecache.cli import run
-from framecache.features import fetch, names
-from framecache.features.weights import cached_weights_path, weights_path
 
 
 def alias_rows() -> Iterator[str]:
@@ -42,7 +42,7 @@ def cached_timm() -> list[str]:
 
 
 def _timm_files() -> tuple[str, ...]:
-    from framecache.features.weights import TIMM_HUB_FILES
+    from framecache.backbones.weights import TIMM_HUB_FILES
 
     return TIMM_HUB_FILES
 

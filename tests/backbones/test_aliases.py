@@ -1,9 +1,9 @@
-"""The backbone registry's aliases (framecache.features.backbones, .weights, .build): real ImageNet weights for the
+"""The backbone registry's aliases (framecache.backbones.specs, .weights, .build): real ImageNet weights for the
 default, every alias's feature width and preprocessing (and its real features where its weights are on this machine),
 preprocessing taken from each library's metadata, and one-line errors for weights that are not here offline.
 
 Nothing is downloaded: every test runs with HF_HUB_OFFLINE=1 (which framecache honours for torchvision too).
-Names beyond the aliases: test_backbone_names.py; the real loading path offline: test_backbone_offline.py."""
+Names beyond the aliases: test_names.py; the real loading path offline: test_offline.py."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import pytest
 import torch
 from skimage import data as skdata
 
+from framecache.backbones import build, specs, weights
 from framecache.errors import FramecacheError
-from framecache.features import backbones, build, weights
 from framecache.video.frames import frame_to_rgb
 
 CAT_CLASSES = set(range(281, 286))  # tabby, tiger cat, Persian, Siamese, Egyptian cat
@@ -93,55 +93,55 @@ def test_torchvision_preprocessing_comes_from_weights_metadata():
     from torchvision.models import ConvNeXt_Tiny_Weights
 
     tf = ConvNeXt_Tiny_Weights.IMAGENET1K_V1.transforms()
-    p = backbones.preprocessing_for("convnext_tiny")
+    p = specs.preprocessing_for("convnext_tiny")
     assert (p.resize, p.crop, p.interpolation) == (tf.resize_size[0], tf.crop_size[0], "bilinear")
     assert p.mean == pytest.approx(tuple(tf.mean)) and p.std == pytest.approx(tuple(tf.std))
     # a different input size keeps the backbone's resize/crop ratio
-    q = backbones.preprocessing_for("convnext_tiny", image_size=112)
+    q = specs.preprocessing_for("convnext_tiny", image_size=112)
     assert q.crop == 112 and q.resize == 118
 
 
-@pytest.mark.parametrize("name", backbones.backbone_names())
+@pytest.mark.parametrize("name", specs.backbone_names())
 def test_every_entry_yields_k_wide_features(name):
     """Shapes only (random weights on the meta device: nothing is allocated or computed)."""
     bb = build.build_backbone(name, device="meta", pretrained=False)
     crop = bb.preprocessing.crop
     frames = torch.zeros((2, crop, crop, 3), dtype=torch.uint8, device="meta")
     feats = bb.model(bb.normalize(frames))
-    assert tuple(feats.shape) == (2, bb.k) == (2, backbones.get_spec(name).k)
+    assert tuple(feats.shape) == (2, bb.k) == (2, specs.get_spec(name).k)
     assert bb.head.in_features == bb.k and bb.head.out_features == 1000
 
 
-@pytest.mark.parametrize("name", backbones.backbone_names())
+@pytest.mark.parametrize("name", specs.backbone_names())
 def test_every_entry_has_usable_preprocessing_metadata(name):
     """Read from the library's own metadata (no weights needed); image_size scales the resize with the crop."""
-    spec = backbones.get_spec(name)
-    assert spec.name == name and spec.source in backbones.SOURCES and spec.k > 0
-    p = backbones.preprocessing_for(name)
+    spec = specs.get_spec(name)
+    assert spec.name == name and spec.source in specs.SOURCES and spec.k > 0
+    p = specs.preprocessing_for(name)
     assert p.resize >= p.crop >= 64 and p.interpolation in ("bilinear", "bicubic")
     assert all(0 < m < 1 for m in p.mean) and all(0 < s < 1 for s in p.std)
-    q = backbones.preprocessing_for(name, image_size=p.crop // 2)
+    q = specs.preprocessing_for(name, image_size=p.crop // 2)
     assert q.crop == p.crop // 2 and abs(q.resize / q.crop - p.resize / p.crop) < 0.05
-    assert backbones.Preprocessing.from_dict(p.as_dict()) == p  # what the store records gives it back
+    assert specs.Preprocessing.from_dict(p.as_dict()) == p  # what the store records gives it back
 
 
-@pytest.mark.parametrize("name", backbones.backbone_names())
+@pytest.mark.parametrize("name", specs.backbone_names())
 def test_every_entry_with_its_weights_gives_real_features(name):
     """Each entry as extraction builds it (pretrained, BatchNorms folded) on two photos through the stage's
     preprocessing. Offline machines lack most checkpoints: those entries are skipped, saying so."""
     if weights.cached_weights_path(name) is None:  # nothing is downloaded; the shape test above covers the entry
-        pytest.skip(f"no weights here for {name} (`python -m framecache.features.catalog fetch {name}` fetches them)")
+        pytest.skip(f"no weights here for {name} (`python -m framecache.backbones.catalog fetch {name}` fetches them)")
     bb = build.build_backbone(name, image_size=96)
     assert bb.weights_sha256 == weights.weights_sha256(name) and len(bb.weights_sha256) == 64
-    assert bb.preprocessing == backbones.preprocessing_for(name, 96)
+    assert bb.preprocessing == specs.preprocessing_for(name, 96)
     x = torch.cat([_pipeline_input(bb, skdata.chelsea()), _pipeline_input(bb, skdata.coffee())])
     with torch.inference_mode():
         feats = bb.model(x)
-    assert tuple(feats.shape) == (2, backbones.get_spec(name).k) and torch.isfinite(feats).all()
+    assert tuple(feats.shape) == (2, specs.get_spec(name).k) and torch.isfinite(feats).all()
     assert (feats[0] - feats[1]).abs().mean() > 1e-3  # different photos, different features
 
 
-@pytest.mark.parametrize("name", [n for n in backbones.backbone_names() if n != "efficientnet_lite0"])
+@pytest.mark.parametrize("name", [n for n in specs.backbone_names() if n != "efficientnet_lite0"])
 def test_missing_weights_offline_say_what_to_fetch_and_where_to_copy_it(name, empty_weight_caches):
     """One line: the model, the missing file, the command that fetches it on a connected machine, and the
     folder here to copy it into."""
@@ -150,10 +150,10 @@ def test_missing_weights_offline_say_what_to_fetch_and_where_to_copy_it(name, em
     message = str(err.value)
     assert "\n" not in message and message.startswith(f"backbone {name}: weights file ")
     assert "HF_HUB_OFFLINE=1" in message
-    assert f"`uv run python -m framecache.features.catalog fetch {name}`" in message
-    spec = backbones.get_spec(name)
+    assert f"`uv run python -m framecache.backbones.catalog fetch {name}`" in message
+    spec = specs.get_spec(name)
     if spec.source == "torchvision":
-        url = backbones.torchvision_weights(spec).url
+        url = specs.torchvision_weights(spec).url
         assert url.rsplit("/", 1)[-1] in message
         assert f"into {empty_weight_caches / 'torch' / 'hub' / 'checkpoints'}" in message
     else:

@@ -1,4 +1,4 @@
-"""The backbone catalogue command (python -m framecache.features.catalog): the aliases with whether their weights
+"""The backbone catalogue command (python -m framecache.backbones.catalog): the aliases with whether their weights
 are here, the timm and torchvision models cached on this machine, read without a network; `fetch` offline is the
 same one-line error as extract's. Nothing is downloaded."""
 
@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import pytest
 import torch
+from tests.backbones.test_offline import cache_random_weights
 
+from framecache.backbones import catalog
 from framecache.cli import run
-from framecache.features import catalog
-from tests.features.test_backbone_offline import cache_random_weights
 
 
 @pytest.fixture

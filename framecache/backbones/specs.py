@@ -4,10 +4,10 @@ and the preprocessing each one expects.
 A backbone turns a batch of RGB frames into pooled pre-logits features — the network with its last
 classification layer removed (timm's ``num_classes=0`` path; for a ViT, its own pooling: class token or
 average, as its config says) — of width ``k``. The aliases are fixed records
-(:data:`framecache.features.names.ALIASES`); a timm id (``timm/<model>.<tag>``) or torchvision id
+(:data:`framecache.backbones.names.ALIASES`); a timm id (``timm/<model>.<tag>``) or torchvision id
 (``torchvision/<builder>[:<WEIGHTS>]``) becomes a record on first use, ``k`` read from the model built on the
-meta device. The source decides where the weights file comes from (:mod:`framecache.features.weights`) and
-how the network is built and cut (:mod:`framecache.features.build`). Preprocessing (resize, crop,
+meta device. The source decides where the weights file comes from (:mod:`framecache.backbones.weights`) and
+how the network is built and cut (:mod:`framecache.backbones.build`). Preprocessing (resize, crop,
 interpolation, mean/std) is read from the backbone's own metadata (timm's pretrained config, torchvision's
 weights transforms), never typed in here, and is recorded in the feature store so predict reproduces it.
 
@@ -23,8 +23,8 @@ from dataclasses import asdict, dataclass, replace
 from functools import lru_cache
 from typing import Any
 
+from framecache.backbones.names import ALIASES, SOURCES, BackboneSpec, parse
 from framecache.errors import FramecacheError
-from framecache.features.names import ALIASES, SOURCES, BackboneSpec, parse
 from framecache.video.frames import Geometry
 
 
@@ -59,7 +59,7 @@ class Preprocessing:
 
 
 def backbone_names() -> list[str]:
-    """The aliases (any timm or torchvision id is accepted too: see :mod:`framecache.features.names`)."""
+    """The aliases (any timm or torchvision id is accepted too: see :mod:`framecache.backbones.names`)."""
     return sorted(ALIASES)
 
 

@@ -19,7 +19,7 @@ from urllib.parse import urlparse
 
 from framecache.errors import FramecacheError
 
-FETCH_COMMAND = "uv run python -m framecache.features.catalog fetch {name}"
+FETCH_COMMAND = "uv run python -m framecache.backbones.catalog fetch {name}"
 OFFLINE_FLAG = "HF_HUB_OFFLINE=1: unset it to download here"
 _TRUE = {"1", "on", "yes", "true"}
 
