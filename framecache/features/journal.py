@@ -13,7 +13,9 @@ only) and opened again only while their videos are copied, a few at a time (:cla
 every :data:`COMPACT_AT` parts of one level are merged into one part of the next level
 (``part-<N>-L<level>.h5``), so a run checkpointing after every video keeps a few dozen files, not thousands.
 A part that cannot be written (a full disk) or read back is a :class:`FramecacheError` naming it and what to
-do.
+do. Each part records a checksum of its data (:meth:`~framecache.features.store.FeatureStore.verify`), checked
+before the part is reused: a part whose bytes changed after it was written (a bad disk, an edit) is refused
+with a log line, and its videos are computed again.
 """
 
 from __future__ import annotations
@@ -90,24 +92,54 @@ class Source:
     shas: list[str]
 
 
+# Journal parts whose checksum held (or that this process wrote), by file identity: a run scans the journal
+# twice (plan, assemble) and reads each part's data once.
+_INTACT: set[tuple[Any, ...]] = set()
+
+
+def _identity(path: Path) -> tuple[Any, ...]:
+    st = path.stat()
+    return (str(path), st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def _intact(store: FeatureStore) -> bool:
+    """A journal part's data still hash to the checksum it was written with (read once per file version)."""
+    key = _identity(store.path)
+    if key not in _INTACT:
+        if not store.verify():
+            return False
+        _INTACT.add(key)
+    return True
+
+
 def scan_sources(out: Path, expect: Mapping[str, Any]) -> list[Source]:
     """Earlier stores whose features are valid for ``expect``: the previous store, then every journal part
-    (any rank's). Each is opened, indexed and closed again, so any number of parts is fine."""
+    (any rank's) whose checksum holds. Each is opened, indexed and closed again, so any number of parts is fine.
+    The previous store is not read through: DVC tracks its checksum."""
     journal = journal_dir(out)
     candidates = [out] if out.is_file() else []
     if journal.is_dir():
         candidates += sorted(journal.glob("part-*.h5"))
     sources = []
     for path in candidates:
+        intact = True
         try:
             with FeatureStore.open(path) as store:
                 diffs = provenance_diff(store.provenance, expect)
-                shas = [] if diffs else [str(s) for s in store.column("sha256")]
+                if not diffs and path.parent == journal:
+                    intact = _intact(store)
+                shas = [] if diffs or not intact else [str(s) for s in store.column("sha256")]
         except (FramecacheError, OSError, KeyError) as exc:
             log.warning("not reusing %s: %s", path, exc)
             continue
         if diffs:
             log.info("not reusing %s (built with another configuration: %s)", path, "; ".join(diffs))
+            continue
+        if not intact:
+            log.warning(
+                "not reusing resume journal part %s: its data do not match the checksum it was written with "
+                "(changed on disk since); its videos are computed again", path
+            )  # fmt: skip
             continue
         sources.append(Source(path, "journal" if path.parent == journal else "previous store", shas))
     return sources
@@ -159,6 +191,7 @@ def write_part(path: Path, videos: Iterator[VideoFeatures] | Sequence[VideoFeatu
         ):
             for video in videos:
                 w.append(video)
+        _INTACT.add(_identity(path))  # just written from memory: the checksum is of these very bytes
     except OSError as exc:
         raise FramecacheError(
             f"could not write the resume journal part {path}: {exc}. Free disk space and re-run "

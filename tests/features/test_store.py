@@ -86,6 +86,7 @@ def test_round_trip_with_ragged_lengths(tmp_path_factory, lengths, dtype, compre
         for v, x in zip(videos, seqs.X, strict=True):
             assert x.dtype == np.float32 and x.shape == v.features.shape
             assert np.array_equal(x, v.features.astype(dtype).astype(np.float32))
+        assert store.verify(block_rows=5) is True  # the checksum of what was written, read back in blocks
         for i, v in enumerate(videos):
             assert np.array_equal(store.sequence(i), seqs.X[i])
             assert np.array_equal(store.sequence(v.video_id), seqs.X[i])
@@ -94,6 +95,18 @@ def test_round_trip_with_ragged_lengths(tmp_path_factory, lengths, dtype, compre
             assert np.allclose(info["timestamp"], v.timestamp)
             rec = store.record(i)
             assert (rec.sha256, rec.policy, rec.frames, rec.group) == (v.sha256, v.policy, v.frames, v.group)
+
+
+@pytest.mark.parametrize(("dataset", "row", "value"), [("features", (1, 2), 9.0), ("frame_index", 0, 7),
+                                                      ("label", 2, 0), ("sha256", 1, "f" * 64)])  # fmt: skip
+def test_a_changed_byte_fails_the_checksum(tmp_path, dataset, row, value):
+    path = write(tmp_path / "s.h5", [video(i, 2, np.random.default_rng(i)) for i in range(3)])
+    with h5py.File(path, "r+") as h:
+        h[dataset][row] = value
+    with FeatureStore.open(path) as store:
+        assert store.verify() is False
+        del store.attrs["data_sha256"]  # a store from before checksums: nothing to check against
+        assert store.verify() is None
 
 
 def test_load_one_split_and_metadata(tmp_path):

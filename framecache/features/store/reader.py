@@ -3,6 +3,7 @@ differs from what the params expect) and gives per-video or whole-store access."
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -13,7 +14,18 @@ import numpy as np
 
 from framecache.errors import FramecacheError
 from framecache.features.provenance import PROVENANCE_KEYS, provenance_diff
-from framecache.features.store.schema import FORMAT, JSON_ATTRS, VIDEO_INT, VIDEO_STR, Sequences, VideoFeatures
+from framecache.features.store.schema import (
+    CHECKSUM_ATTR,
+    FORMAT,
+    JSON_ATTRS,
+    ROW_DATASETS,
+    VIDEO_INT,
+    VIDEO_STR,
+    Sequences,
+    VideoFeatures,
+    column_bytes,
+    combined_digest,
+)
 
 READ_BLOCK_ROWS = 4096  # rows per read in load(): 20 MiB of float32 at k = 1280
 
@@ -87,6 +99,25 @@ class FeatureStore:
                 f"feature store {self.path} is stale — it was extracted with a different configuration than "
                 f"the current params: {'; '.join(diffs)}. Re-run `dvc repro extract` to rebuild it."
             )
+
+    def verify(self, block_rows: int = READ_BLOCK_ROWS) -> bool | None:
+        """Whether the data still hash to the checksum the writer recorded (None: the file records none).
+
+        Reads every dataset once, ``block_rows`` rows at a time: memory stays bounded at any store size.
+        """
+        recorded = self.attrs.get(CHECKSUM_ATTR)
+        if recorded is None:
+            return None
+        digests = {}
+        for name in ROW_DATASETS:
+            ds, hasher = self._h5[name], hashlib.sha256()
+            for start in range(0, len(ds), block_rows):
+                hasher.update(np.ascontiguousarray(ds[start : start + block_rows]).tobytes())
+            digests[name] = hasher.digest()
+        digests["offsets"] = hashlib.sha256(column_bytes(self._offsets, np.int64)).digest()
+        for name in (*VIDEO_STR, *VIDEO_INT):
+            digests[name] = hashlib.sha256(column_bytes(list(self.column(name)), np.int64)).digest()
+        return combined_digest(digests) == recorded
 
     def close(self) -> None:
         if self._h5.id.valid:

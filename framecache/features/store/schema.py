@@ -3,7 +3,10 @@ record that the reader returns and the writer takes."""
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -11,6 +14,26 @@ FORMAT = "framecache-features"
 JSON_ATTRS = ("preprocessing", "sampling", "classes", "libraries", "compute")
 VIDEO_STR = ("video_id", "path", "split", "group", "sha256", "policy", "note")
 VIDEO_INT = ("label", "frames", "frames_usable")
+ROW_DATASETS = ("features", "frame_index", "timestamp")  # one row per stored frame
+# Root attribute: sha256 over every dataset's data as written (:func:`combined_digest`), so a file whose bytes
+# changed afterwards (a bad disk, a hand edit) is told apart from the one written; not part of the provenance.
+CHECKSUM_ATTR = "data_sha256"
+CHECKSUMMED = (*ROW_DATASETS, "offsets", *VIDEO_STR, *VIDEO_INT)
+
+
+def column_bytes(values: Sequence[Any], dtype: Any) -> bytes:
+    """A per-video column as the checksum reads it: strings as UTF-8, each ended by a NUL; numbers as ``dtype``."""
+    if len(values) and isinstance(values[0], str):
+        return b"".join(v.encode() + b"\0" for v in values)
+    return np.ascontiguousarray(values, dtype=dtype).tobytes()
+
+
+def combined_digest(digests: Mapping[str, bytes]) -> str:
+    """One hex sha256 over the per-dataset sha256 digests of :data:`CHECKSUMMED`, in that order."""
+    total = hashlib.sha256()
+    for name in CHECKSUMMED:
+        total.update(name.encode() + b"\0" + digests[name])
+    return total.hexdigest()
 
 
 @dataclass

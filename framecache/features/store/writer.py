@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import json
 import os
 import re
@@ -22,7 +23,17 @@ import h5py
 import numpy as np
 
 from framecache.features.provenance import PROVENANCE_KEYS
-from framecache.features.store.schema import FORMAT, JSON_ATTRS, VIDEO_INT, VIDEO_STR, VideoFeatures
+from framecache.features.store.schema import (
+    CHECKSUM_ATTR,
+    FORMAT,
+    JSON_ATTRS,
+    ROW_DATASETS,
+    VIDEO_INT,
+    VIDEO_STR,
+    VideoFeatures,
+    column_bytes,
+    combined_digest,
+)
 
 DEFAULT_CHUNK_ROWS = 64
 _STR = h5py.string_dtype("utf-8")
@@ -67,6 +78,9 @@ class StoreWriter:
         self._rows = 0
         self._offsets = [0]
         self._video: dict[str, list[Any]] = {name: [] for name in (*VIDEO_STR, *VIDEO_INT)}
+        # the checksum of the data as appended (schema.combined_digest): a reader can tell a file whose bytes
+        # changed afterwards (FeatureStore.verify)
+        self._hashes = {name: hashlib.sha256() for name in ROW_DATASETS}
 
     def _create(
         self,
@@ -116,13 +130,14 @@ class StoreWriter:
             self._video[name].append(str(getattr(video, name)))
         for name in VIDEO_INT:
             self._video[name].append(int(getattr(video, name)))
-        self._pending.append(
-            (
-                feats.astype(self.dtype, copy=False),
-                np.asarray(video.frame_index, dtype=np.int64),
-                np.asarray(video.timestamp, dtype=np.float64),
-            )
+        rows = (
+            np.ascontiguousarray(feats, dtype=self.dtype),
+            np.ascontiguousarray(video.frame_index, dtype=np.int64),
+            np.ascontiguousarray(video.timestamp, dtype=np.float64),
         )
+        for name, data in zip(ROW_DATASETS, rows, strict=True):
+            self._hashes[name].update(data.tobytes())
+        self._pending.append(rows)
         self._pending_rows += len(feats)
         if self._pending_rows >= 4 * self._chunk_rows:
             self._guarded(self._flush, False)
@@ -171,6 +186,11 @@ class StoreWriter:
             made.append(h.create_dataset(name, data=np.asarray(self._video[name], dtype=object), dtype=_STR))
         for name in VIDEO_INT:
             made.append(h.create_dataset(name, data=np.asarray(self._video[name], dtype=np.int64)))
+        digests = {name: hasher.digest() for name, hasher in self._hashes.items()}
+        digests["offsets"] = hashlib.sha256(column_bytes(self._offsets, np.int64)).digest()
+        for name in (*VIDEO_STR, *VIDEO_INT):
+            digests[name] = hashlib.sha256(column_bytes(self._video[name], np.int64)).digest()
+        h.attrs[CHECKSUM_ATTR] = combined_digest(digests)
         h.flush()  # everything written while the file is still open: a failure here can still be discarded
         del made
         h.close()
