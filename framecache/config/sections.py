@@ -76,6 +76,12 @@ class Prepare(Settings):
         description="regex on the file name whose first capture group is the video's group when the manifest "
         "gives none (UCF101: _g08_); videos without a match are their own group",
     )
+    group_scope: Literal["class", "dataset"] = Field(
+        "class",
+        description="what a group_regex capture names: class, a group within the video's class (UCF101: g08 of "
+        "ApplyEyeMakeup and g08 of YoYo are different people, groups ApplyEyeMakeup/08 and YoYo/08); dataset, one "
+        "group across classes (a person filmed in every action). A manifest's group column is taken as written",
+    )
     split_list: Int = Field(
         1,
         ge=1,

@@ -62,7 +62,7 @@ def prepare_dataset(dataset: Path, out: Path, params: Mapping[str, Any]) -> dict
             f"{conflicts[0].reason}); all {len(conflicts)} are listed in {out / FAILURES}"
         )
     labels = [i.candidate.label for i in indexed]
-    groups = assign_groups(indexed, prep["group_regex"])
+    groups = assign_groups(indexed, prep["group_regex"], prep["group_scope"])
     splits, split_source = resolve_splits(
         labels,
         groups,

@@ -1,11 +1,11 @@
 """Groups and leak-free train/val/test splits of the indexed videos.
 
-Groups come from the manifest, else from ``group_regex`` on the file name (UCF101's ``_g08_``), else each video
-is its own group; videos with identical bytes are merged into one group because a copy on both sides of a split
-is a leak like any other. Splits come from the manifest or the split lists when given; otherwise groups are dealt
-to train/val/test greedily by each class's remaining deficit, which hits the requested fractions per class far
-closer than k-fold splitters can for arbitrary fractions. A group found in two splits is an error, and so is a
-class missing from a split.
+Groups come from the manifest, else from ``group_regex`` on the file name (UCF101's ``_g08_``, a group within
+its class unless ``group_scope`` is ``dataset``), else each video is its own group; videos with identical
+bytes are merged into one group because a copy on both sides of a split is a leak like any other. Splits come
+from the manifest or the split lists when given; otherwise groups are dealt to train/val/test greedily by each
+class's remaining deficit, which hits the requested fractions per class far closer than k-fold splitters can
+for arbitrary fractions. A group found in two splits is an error, and so is a class missing from a split.
 """
 
 from __future__ import annotations
@@ -24,9 +24,14 @@ if TYPE_CHECKING:  # the probing module loads PyAV; splitting only reads the ind
     from framecache.data.manifest import Indexed
 
 
-def assign_groups(items: Sequence[Indexed], group_regex: str) -> list[str]:
+def assign_groups(items: Sequence[Indexed], group_regex: str, scope: str = "class") -> list[str]:
     """Group of each video: manifest group, else regex capture on the file name, else the video itself;
-    then videos with identical content are merged into one group."""
+    then videos with identical content are merged into one group.
+
+    ``scope`` ``class``: a capture names a group within the video's class, ``<label>/<capture>`` (UCF101's
+    ``_g08_`` of ApplyEyeMakeup and of YoYo are different actors); ``dataset``: the capture alone, one group
+    across classes (a person filmed in every action).
+    """
     pattern = re.compile(group_regex)
     groups = []
     for item in items:
@@ -35,7 +40,11 @@ def assign_groups(items: Sequence[Indexed], group_regex: str) -> list[str]:
             groups.append(cand.group)
             continue
         m = pattern.search(cand.file.name)
-        groups.append(m.group(1) if m and m.groups() else m.group(0) if m else cand.video_id)
+        if m is None:
+            groups.append(cand.video_id)
+            continue
+        capture = m.group(1) if m.groups() else m.group(0)
+        groups.append(f"{cand.label}/{capture}" if scope == "class" else capture)
     # union-find over "same group" and "same bytes"
     parent = {g: g for g in groups}
 

@@ -56,7 +56,7 @@ def test_generated_clips_with_ucf_names_and_bad_files(tmp_path, make_video, para
     assert list(rows[0]) == list(MANIFEST_COLUMNS)
     assert len(rows) == 20 and summary["videos"] == 20
     assert (out / "classes.txt").read_text() == "jump\nsit\n"
-    assert {r["group"] for r in rows} == {f"{g:02d}" for g in range(1, 6)}
+    assert {r["group"] for r in rows} == {f"{c}/{g:02d}" for c in ("jump", "sit") for g in range(1, 6)}
     assert all(len(s) == 1 for s in _splits_by_group(rows).values())
     assert {r["split"] for r in rows} == {"train", "val", "test"}
     first = next(r for r in rows if r["video_id"] == "jump/v_jump_g01_c01.mp4")

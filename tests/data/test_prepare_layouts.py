@@ -44,6 +44,25 @@ def test_prepare_ucf101_archive_with_the_official_test_split(tmp_path, params):
         assert all(len({r["split"] for r in rows if r["group"] == g}) == 1 for g in {r["group"] for r in rows})
 
 
+def test_ucf101_groups_are_per_class_and_the_report_counts_them(tmp_path, params):
+    """UCF101's groups are defined within a class: 3 classes x 4 group numbers are 12 groups, and the official
+    test split (groups 1 and 4 of every class) is 6 groups for the report's intervals, not 2."""
+    from framecache.evaluation.design import GroupDesign
+    from framecache.report.results import read_groups
+
+    ucf101(tmp_path / "ds", groups=4, fake=False)
+    summary = prepare_dataset(tmp_path / "ds", tmp_path / "out", params)
+    rows = read_rows(tmp_path / "out" / "manifest.csv")
+    assert summary["groups"] == len({r["group"] for r in rows}) == 3 * 4
+    assert {r["group"] for r in rows if r["label"] == "Typing"} == {f"Typing/{g:02d}" for g in range(1, 5)}
+    test_ids = [r["video_id"] for r in rows if r["split"] == "test"]
+    groups = read_groups(tmp_path / "out")
+    design = GroupDesign.build([groups[v] for v in test_ids], n_boot=10, confidence=0.95, seed=0)
+    assert (design.n_videos, design.n_groups) == (6, 3 * 2)
+    across = {**params, "prepare": {**params["prepare"], "group_scope": "dataset"}}
+    assert prepare_dataset(tmp_path / "ds", tmp_path / "across", across)["groups"] == 4
+
+
 def test_prepare_hmdb51_records_unused_videos(tmp_path, params):
     hmdb51(tmp_path / "ds")
     out = tmp_path / "out"

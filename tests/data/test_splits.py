@@ -34,10 +34,19 @@ def test_groups_from_manifest_regex_or_self_and_identical_bytes_merge():
         _indexed("b/copy_of_plain.avi", "b", "h3"),  # same bytes as a/plain.avi
     ]
     groups = assign_groups(items, r"_g(\d+)_")
-    assert groups[0] == groups[1] == "08"
-    assert groups[3] == "P1"
+    assert groups[0] == groups[1] == "a/08"  # a capture names a group within its class
+    assert groups[3] == "P1"  # a manifest's group is taken as written
     assert groups[2] == groups[4], "identical content must land in one group"
     assert len(set(groups)) == 3
+
+
+def test_a_regex_group_is_per_class_unless_the_scope_is_the_dataset():
+    """UCF101's g08 of ApplyEyeMakeup and g08 of YoYo are different actors; a person in every action is one."""
+    items = [_indexed("A/v_A_g08_c01.avi", "A", "h1"), _indexed("A/v_A_g08_c02.avi", "A", "h2"),
+             _indexed("Y/v_Y_g08_c01.avi", "Y", "h3"), _indexed("Y/v_Y_g09_c01.avi", "Y", "h4")]  # fmt: skip
+    assert assign_groups(items, r"_g(\d+)_") == ["A/08", "A/08", "Y/08", "Y/09"]
+    assert assign_groups(items, r"_g(\d+)_", "dataset") == ["08", "08", "08", "09"]
+    assert assign_groups(items, r"_g\d+_", "class")[2] == "Y/_g08_"  # no capture: the whole match
 
 
 def test_straddling_group_is_an_error():

@@ -93,9 +93,10 @@ def test_a_journal_part_whose_bytes_changed_is_refused_and_recomputed(
     metrics = run_stage(tmp_path, manifest, classes, checkpoint_seconds=0)
     assert (metrics["videos_computed"], metrics["videos_reused"]) == (1, 2)
     assert f"not reusing resume journal part {parts[1]}" in caplog.text and "checksum" in caplog.text
-    with FeatureStore.open(tmp_path / "features" / "s.h5") as got, FeatureStore.open(
-        tmp_path / "reference" / "features" / "s.h5"
-    ) as want:
+    with (
+        FeatureStore.open(tmp_path / "features" / "s.h5") as got,
+        FeatureStore.open(tmp_path / "reference" / "features" / "s.h5") as want,
+    ):
         assert got.ids == want.ids
         for i in range(len(want)):
             assert np.array_equal(got.record(i).features, want.record(i).features), got.ids[i]
