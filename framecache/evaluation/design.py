@@ -4,6 +4,12 @@ resample counts, so every interval and paired test of every head is computed on 
 :class:`GroupDesign` is what the report hands its statistics: ``share`` for shares of videos (exact, widened
 by the cluster bootstrap when grouped), ``widen`` for bootstrap intervals of other scores in [0, 1],
 ``contrast`` for a paired difference of two heads, ``subset`` for the videos of some classes.
+
+With fewer test groups than :func:`~framecache.evaluation.intervals.min_groups` (each video its own group when
+none are given), what rests on resampling groups cannot be computed: bootstrap intervals and p-values are NaN
+(the report says why and claims nothing from them), a share of grouped videos has no interval, and the
+above-chance test of grouped videos has no p-value. Exact results that hold at any size stay: Clopper-Pearson
+and the binomial test for independent videos, the sign test over groups (``mcnemar``).
 """
 
 from __future__ import annotations
@@ -14,6 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from framecache.evaluation import intervals, statistics
+
+NAN = float("nan")
 
 
 @dataclass(frozen=True)
@@ -45,24 +53,42 @@ class GroupDesign:
     def alpha(self) -> float:
         return 1.0 - self.confidence
 
+    @property
+    def enough_groups(self) -> bool:
+        """Are there enough groups for group-level (bootstrap) intervals and tests? See the module docstring."""
+        return self.n_groups >= intervals.min_groups(self.confidence)
+
     def subset(self, mask: np.ndarray) -> GroupDesign:
         """The design of the videos in ``mask`` (their groups renumbered; resamples kept)."""
         return GroupDesign(intervals.group_codes(self.codes[mask]), self.weights[:, mask], self.confidence)
 
     def share(self, scores: np.ndarray) -> statistics.Interval:
-        """Interval of a share of videos (per-video scores in [0, 1])."""
-        return intervals.share_interval(scores, self.weights, self.codes, self.confidence)
+        """Interval of a share of videos (per-video scores in [0, 1]); none for grouped videos in too few groups."""
+        iv = intervals.share_interval(scores, self.weights, self.codes, self.confidence)
+        return iv if self.enough_groups or not self.grouped else statistics.Interval(iv.point, NAN, NAN)
 
     def widen(self, iv: statistics.Interval) -> statistics.Interval:
-        """A cluster-bootstrap interval of a score in [0, 1], never narrower than the exact one at this n."""
+        """A cluster-bootstrap interval of a score in [0, 1], never narrower than the exact one at this n (none
+        with too few groups)."""
+        if not self.enough_groups:
+            return statistics.Interval(iv.point, NAN, NAN)
         return intervals.widened(iv.point, iv.low, iv.high, self.n_videos, self.confidence)
 
     def contrast(self, a: np.ndarray, b: np.ndarray) -> statistics.PairedBootstrap:
-        """Paired cluster-bootstrap difference a − b of per-video scores, with its two-sided p."""
-        return statistics.paired_bootstrap(a, b, self.weights, self.confidence)
+        """Paired cluster-bootstrap difference a − b of per-video scores, with its two-sided p (the difference
+        alone, interval and p NaN, with too few groups)."""
+        result = statistics.paired_bootstrap(a, b, self.weights, self.confidence)
+        if self.enough_groups:
+            return result
+        return statistics.PairedBootstrap(statistics.Interval(result.diff.point, NAN, NAN), NAN)
 
     def chance(self, correct: np.ndarray, chance: float) -> statistics.ChanceTest:
-        return intervals.chance_test(correct, chance, self.weights, self.codes, self.alpha)
+        """One-sided test of top-1 above ``chance``: exact binomial, with groups also the cluster bootstrap (no
+        p-value for grouped videos in too few groups)."""
+        test = intervals.chance_test(correct, chance, self.weights, self.codes, self.alpha)
+        if self.enough_groups or not self.grouped:
+            return test
+        return statistics.ChanceTest(test.correct, test.n, chance, NAN, False)
 
     def mcnemar(self, correct_a: np.ndarray, correct_b: np.ndarray) -> statistics.McNemar:
         return intervals.group_sign_test(correct_a, correct_b, self.codes)

@@ -14,6 +14,10 @@
   the head whose mean correctness on it is higher), which is McNemar's test when every group is one video.
 * A family of tests (every head against chance; every head against the winner) is corrected with Holm's
   step-down method (:func:`holm`).
+* Too few groups: a cluster bootstrap over G groups has at most G distinct clusters to draw (over one group,
+  no spread at all: Δ +25 [+25, +25], p = 1/B), so with fewer groups than :func:`min_groups` the group-level
+  intervals and tests are not computed (:class:`~framecache.evaluation.design.GroupDesign` gives NaN bounds and
+  p-values, which claim nothing); the exact sign test over groups still holds and is still given.
 
 Groups are given as integer codes per video (:func:`group_codes`); :func:`cluster_resample_counts` turns a
 bootstrap over groups into the per-video resample-count matrix that :mod:`framecache.evaluation.statistics`
@@ -37,6 +41,18 @@ from framecache.evaluation.statistics import (
 )
 
 EXACT_METHOD = "exact"  # scipy's name for Clopper-Pearson in BinomTestResult.proportion_ci
+
+
+def min_groups(confidence: float) -> int:
+    """The fewest test groups (independent units) for group-level intervals and tests at ``confidence``: the
+    smallest G at which an exact two-sided sign test over G groups can reach p < α (2·0.5^G < α; 6 at 95%).
+    With fewer, not even every group favouring one head would be significant, so a bootstrap that finds a
+    difference only reflects its missing spread."""
+    alpha = 1.0 - confidence
+    g = 1
+    while 2.0 * 0.5**g >= alpha:
+        g += 1
+    return g
 
 
 def group_codes(groups: Sequence[object]) -> np.ndarray:

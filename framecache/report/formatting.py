@@ -14,6 +14,8 @@ import numpy as np
 from framecache.evaluation import statistics
 
 DASH = "–"  # what an empty cell shows
+# what an interval or test shows when the test set has too few groups for it (evaluation.design.GroupDesign)
+TOO_FEW_GROUPS = "too few groups"
 
 
 def is_missing(x: Any) -> bool:
@@ -24,11 +26,19 @@ def pct(x: float | None) -> str:
     return DASH if is_missing(x) else f"{100 * x:.1f}%"
 
 
+def bounds(low: float | None, high: float | None, signed: bool = False) -> str:
+    """``[71.7, 91.7]`` in percent (``[+1.2, +5.0]`` when ``signed``); ``[too few groups]`` when not computed."""
+    if is_missing(low) or is_missing(high):
+        return f"[{TOO_FEW_GROUPS}]"
+    spec = "+.1f" if signed else ".1f"
+    return f"[{100 * low:{spec}}, {100 * high:{spec}}]"  # type: ignore[operator]
+
+
 def ci(iv: statistics.Interval | None) -> str:
     """``81.7% [71.7, 91.7]``: the point and its interval in percent."""
     if iv is None or math.isnan(iv.point):
         return DASH
-    return f"{pct(iv.point)} [{100 * iv.low:.1f}, {100 * iv.high:.1f}]"
+    return f"{pct(iv.point)} {bounds(iv.low, iv.high)}"
 
 
 def p_value(p: float | None) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from framecache.evaluation.intervals import min_groups
 from framecache.report import formatting as fmt
 from framecache.report.comparison import Comparison
 from framecache.report.selection import ALL, OTHER, PAIRS, VALIDATION, Winner
@@ -23,18 +24,33 @@ def _named(listed: str, counted: str, items: Sequence[str]) -> str:
     return f"{listed} ({', '.join(items)})" if len(items) <= LISTED else counted
 
 
+def _groups(n: int) -> str:
+    return f"{n} group{'' if n == 1 else 's'}"
+
+
 def _videos(w: Winner) -> str:
-    return f"{w.n_videos} test videos in {w.n_groups} groups"
+    return f"{w.n_videos} test videos in {_groups(w.n_groups)}"
 
 
-def _winner_line(w: Winner, what: str, metric: str, conf: str) -> str:
+def _too_few(groups: int, needed: int) -> str:
+    """Why nothing that resamples groups is shown: the rule of evaluation.intervals.min_groups, in words."""
+    return (
+        f"with {_groups(groups)} no group-level interval or test can be computed (an exact test over groups needs "
+        f"at least {needed} to reach significance), so no head is called better or worse than another"
+    )
+
+
+def _winner_line(w: Winner, what: str, metric: str, conf: str, needed: int) -> str:
     chosen = (
         f"chosen on validation {metric}" if w.chosen_on == VALIDATION
         else f"chosen on test {metric}, as no head has validation predictions: this choice flatters it"
     )  # fmt: skip
-    s = f"On {what}, {_videos(w)}: **{w.best}** ({chosen}) scores {fmt.ci(w.interval)} ({conf} CI)"
+    shown = fmt.ci(w.interval) + ("" if w.interval is None or fmt.is_missing(w.interval.low) else f" ({conf} CI)")
+    s = f"On {what}, {_videos(w)}: **{w.best}** ({chosen}) scores {shown}"
     family = len(w.adjusted_p)
-    if w.tied:
+    if w.n_groups < needed:
+        s += "; " + _too_few(w.n_groups, needed)
+    elif w.tied:
         s += (
             f"; not significantly different on test (paired cluster bootstrap, Holm over {family}): {', '.join(w.tied)}"
         )
@@ -51,19 +67,26 @@ def _winner_line(w: Winner, what: str, metric: str, conf: str) -> str:
 def headline(cmp: Comparison) -> list[str]:
     """The report's conclusions in plain sentences (Markdown emphasis on head names)."""
     conf = f"{100 * cmp.settings['confidence']:g}%"
+    needed = min_groups(cmp.settings["confidence"])
     lines = []
     if PAIRS in cmp.winners:
         pairs = _named("the order-only pairs", f"the {len(cmp.pairs)} order-only pairs", [p.label for p in cmp.pairs])
-        lines.append(_winner_line(cmp.winners[PAIRS], pairs, "within-pair accuracy", conf))
+        lines.append(_winner_line(cmp.winners[PAIRS], pairs, "within-pair accuracy", conf, needed))
     if OTHER in cmp.winners:
         other = _named("the appearance classes", f"the {len(cmp.other_classes)} appearance classes", cmp.other_classes)
-        lines.append(_winner_line(cmp.winners[OTHER], other, "top-1", conf))
+        lines.append(_winner_line(cmp.winners[OTHER], other, "top-1", conf, needed))
     if ALL in cmp.winners:
         what = _named(
             f"the dataset's {len(cmp.classes)} classes", f"the dataset's {len(cmp.classes)} classes", cmp.classes
         )
-        lines.append(_winner_line(cmp.winners[ALL], what, "top-1", conf))
+        lines.append(_winner_line(cmp.winners[ALL], what, "top-1", conf, needed))
     scored = [r for r in cmp.rows if r["status"] == "ok"]
+    if scored and all(fmt.is_missing(r.get("above_chance_p")) for r in scored):
+        lines.append(
+            f"Above chance ({fmt.pct(cmp.chance)}) is not tested: the test videos fall in {_groups(cmp.n_groups)}, "
+            f"and a group-level test needs at least {needed}."
+        )
+        return lines
     above = [r["head"] for r in scored if r.get("above_chance")]
     grouped = ", with groups the larger of it and the cluster-bootstrap p" if cmp.grouped else ""
     lines.append(
@@ -77,8 +100,8 @@ def _intervals_note(cmp: Comparison, conf: str) -> str:
     s = cmp.settings
     n, g = len(cmp.test_ids), cmp.n_groups
     text = (
-        f"Intervals ({conf}) over {n} test videos in {g} groups (prepare's manifest `group`; a video without one is "
-        "its own group). Shares of videos (top-1"
+        f"Intervals ({conf}) over {n} test videos in {_groups(g)} (prepare's manifest `group`; a video without one "
+        "is its own group). Shares of videos (top-1"
         + (", top-5" if cmp.shows_top5 else "")
         + (", within-pair and appearance accuracy" if cmp.has_pairs else "")
         + ") get the exact Clopper-Pearson interval (scipy binomtest, method exact; a repeat-mean share uses "
@@ -89,6 +112,14 @@ def _intervals_note(cmp: Comparison, conf: str) -> str:
             "Because some groups hold several videos, which are not independent, each such interval is widened "
             "to the hull of Clopper-Pearson and a cluster-bootstrap percentile interval that resamples whole "
             "groups. "
+        )
+    needed = min_groups(s["confidence"])
+    if g < needed:
+        text += (
+            f"With fewer than {needed} groups (the fewest at which an exact two-sided sign test over groups can "
+            f"reach p < {1 - s['confidence']:.2g}), a bootstrap over groups has too little spread to mean anything: "
+            f"{'intervals of grouped videos, ' if cmp.grouped else ''}bootstrap intervals and tests show "
+            f"“{fmt.TOO_FEW_GROUPS}” and claim nothing; the McNemar column's exact test still holds. "
         )
     if cmp.out_of_fold:
         text += f"Evaluation: {cmp.out_of_fold}. "

@@ -23,7 +23,10 @@ def summary_metrics(cmp: Comparison) -> dict[str, Any]:
         "best_test_top1": json_value(best["top1"]),
         "test_videos": len(cmp.test_ids),
         "test_groups": cmp.n_groups,
-        "heads_above_chance": sum(bool(r.get("above_chance")) for r in scored),
+        # null when no head could be tested (too few test groups): "0 heads above chance" would be a claim
+        "heads_above_chance": sum(bool(r.get("above_chance")) for r in scored)
+        if any(r.get("above_chance_p_holm") is not None for r in scored)
+        else None,
     }
     for key, prefix in ((PAIRS, "order_pairs"), (OTHER, "appearance")):
         w = cmp.winners.get(key)

@@ -32,7 +32,7 @@ def _metric_cells(r: dict[str, Any], multi: bool, top5: bool) -> dict[str, str]:
         cell = f"{100 * r[m]:.1f}"
         if multi and r.get(f"{m}_std") is not None:
             cell += f" ±{100 * r[f'{m}_std']:.1f}"
-        cells[title] = cell + f"\n[{100 * r[f'{m}_low']:.1f}, {100 * r[f'{m}_high']:.1f}]"
+        cells[title] = cell + "\n" + fmt.bounds(r[f"{m}_low"], r[f"{m}_high"])
     return cells
 
 
@@ -45,7 +45,7 @@ def _contrast_cells(r: dict[str, Any]) -> dict[str, str]:
         }
     return {
         "Δ top-1 vs baseline": (
-            f"{100 * r['delta_top1']:+.1f}\n[{100 * r['delta_top1_low']:+.1f}, {100 * r['delta_top1_high']:+.1f}]"
+            f"{100 * r['delta_top1']:+.1f}\n{fmt.bounds(r['delta_top1_low'], r['delta_top1_high'], signed=True)}"
         ),
         "McNemar p": (
             f"{fmt.p_value(r['mcnemar_p'])}\nHolm {fmt.p_value(r.get('mcnemar_p_holm'))}; "
@@ -72,6 +72,7 @@ def display_table(cmp: Comparison) -> pd.DataFrame:
         d["log-loss"] = fmt.DASH if r.get("log_loss") is None else f"{r['log_loss']:.3f}"
         d["above chance"] = (
             fmt.DASH if r.get("above_chance_p") is None
+            else f"not tested\n{fmt.TOO_FEW_GROUPS}" if fmt.is_missing(r["above_chance_p"])
             else f"{'yes' if r['above_chance'] else 'no'}\nHolm p {fmt.p_relation(r['above_chance_p_holm'])}"
         )  # fmt: skip
         d.update(_contrast_cells(r))

@@ -115,3 +115,41 @@ def test_widened_bootstrap_interval_contains_the_exact_one():
     assert iv.low == pytest.approx(0.7941, abs=1e-4) and iv.high == 1.0
     wide = intervals.widened(0.5, 0.1, 0.9, 16, 0.95)
     assert (wide.low, wide.high) == (0.1, 0.9)
+
+
+def test_min_groups_is_where_an_exact_sign_test_over_groups_can_reach_the_level():
+    assert intervals.min_groups(0.95) == 6 and intervals.min_groups(0.99) == 8 and intervals.min_groups(0.9) == 5
+    for confidence in (0.9, 0.95, 0.99):
+        g = intervals.min_groups(confidence)
+        assert 2 * 0.5**g < 1 - confidence <= 2 * 0.5 ** (g - 1)  # every group favouring one head: p = 2·0.5^G
+
+
+@pytest.mark.parametrize("groups", [1, 5])
+def test_too_few_groups_give_no_group_level_interval_or_test(groups):
+    """One group (or five): a cluster bootstrap has no spread, so nothing that rests on it is claimed; the exact
+    sign test over groups still holds."""
+    n = 40
+    design = GroupDesign.build([f"g{i % groups}" for i in range(n)], n_boot=500, confidence=0.95, seed=0)
+    a, b = np.ones(n), np.r_[np.zeros(10), np.ones(n - 10)]  # head a right on 10 more videos, in every group
+    assert not design.enough_groups
+    diff = design.contrast(a, b)
+    assert diff.diff.point == pytest.approx(0.25) and np.isnan(diff.diff.low) and np.isnan(diff.p_value)
+    assert np.isnan(design.share(b).low) and design.share(b).point == pytest.approx(0.75)
+    assert np.isnan(design.widen(statistics.Interval(0.75, 0.7, 0.8)).high)
+    chance = design.chance(a.astype(bool), 0.1)
+    assert np.isnan(chance.p_value) and not chance.above
+    assert design.mcnemar(a, b).p_value >= 2 * 0.5**groups  # exact: never below what G groups can show
+
+
+def test_enough_groups_or_independent_videos_keep_every_interval_and_test():
+    n = 40
+    design = GroupDesign.build([f"g{i % 6}" for i in range(n)], n_boot=500, confidence=0.95, seed=0)
+    a, b = np.ones(n), np.r_[np.zeros(10), np.ones(n - 10)]
+    assert design.enough_groups and not np.isnan(design.contrast(a, b).p_value)
+    assert not np.isnan(design.share(b).low) and not np.isnan(design.chance(a.astype(bool), 0.1).p_value)
+    few = GroupDesign.build([f"v{i}" for i in range(4)], n_boot=500, confidence=0.95, seed=0)
+    # four independent videos: exact Clopper-Pearson and the binomial test hold; no bootstrap difference
+    assert not few.grouped and not few.enough_groups
+    assert few.share(np.ones(4)).low == pytest.approx(intervals.exact_interval(4, 4, 0.95)[0])
+    assert not np.isnan(few.chance(np.ones(4, bool), 0.25).p_value)
+    assert np.isnan(few.contrast(np.ones(4), np.zeros(4)).p_value)
