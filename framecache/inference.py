@@ -2,7 +2,10 @@
 
 Frames are sampled and encoded exactly as the extract stage did for the training videos — the sampling,
 backbone, weights and preprocessing are read from the feature store's recorded provenance, not from the
-current params, so a prediction always matches the features the head was trained on. Folders are searched
+current params, so a prediction always matches the features the head was trained on: the head's model file records
+the provenance of the store it was trained on, and a store whose features differ (another backbone, other
+weights, other feature code, preprocessing or sampling; ``--store`` naming another store) is refused, naming
+both. Folders are searched
 recursively for the video extensions of ``prepare.extensions``. A file that cannot be decoded is reported
 on its own line and the others are still predicted.
 """
@@ -18,9 +21,9 @@ from typing import Any
 import numpy as np
 
 from framecache.errors import FramecacheError, did_you_mean
-from framecache.features.provenance import EXTRACTOR_VERSION
+from framecache.features.provenance import EXTRACTOR_VERSION, FEATURE_KEYS, provenance_diff
 from framecache.features.store import FeatureStore
-from framecache.heads import load_head
+from framecache.heads import load_model
 from framecache.layout import MODEL, head_dir, store_path
 
 
@@ -181,6 +184,28 @@ def _in_input_order(
     return results
 
 
+def check_trained_on(
+    trained_on: Mapping[str, Any] | None, provenance: Mapping[str, Any], head: str, model_file: Path, store_file: Path
+) -> None:
+    """Refuse a store whose features are not the ones ``head`` was trained on, naming both."""
+    if trained_on is None:
+        raise FramecacheError(
+            f"model file {model_file} does not record the features head {head!r} was trained on; re-run its "
+            "train stage (`dvc repro`) so that predict can check them against the store"
+        )
+    diffs = provenance_diff(
+        provenance, {k: trained_on.get(k, "<absent>") for k in FEATURE_KEYS}, "the store has", "the head was trained on"
+    )
+    if diffs:
+        raise FramecacheError(
+            f"head {head!r} was trained on {trained_on.get('backbone')} features (feature store "
+            f"{trained_on.get('store', '?')}), but feature store {store_file} holds {provenance.get('backbone')} "
+            f"features computed differently — {'; '.join(diffs)}. Its scores on them would be meaningless: predict "
+            f"with --store {trained_on.get('store', '<the store it was trained on>')}, or re-train the head on this "
+            "store (`dvc repro` with the extract params that built it)"
+        )
+
+
 def predict_videos(
     params: Mapping[str, Any],
     inputs: Sequence[str],
@@ -205,7 +230,8 @@ def predict_videos(
             f"{provenance.get('extractor_version')}, this code {EXTRACTOR_VERSION}); re-run `dvc repro` "
             "(extract and train) first"
         )
-    model = load_head(model_file)
+    model, trained_on = load_model(model_file)
+    check_trained_on(trained_on, provenance, head, model_file, store_file)
     files, failures = expand_inputs(inputs, params["prepare"]["extensions"])
     done = predict_files(files, model, provenance, classes, device or params["extract"]["device"], top_k)
     return PredictionRun(head, store_file, _in_input_order(inputs, files, done, failures))

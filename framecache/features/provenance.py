@@ -30,6 +30,9 @@ PROVENANCE_KEYS = (
     "preprocessing",
     "sampling",
 )
+# The fields that decide the feature values (the schema is the file's layout): a head trained on a store records
+# them, and predict refuses a store whose features differ in any (framecache.inference).
+FEATURE_KEYS = tuple(k for k in PROVENANCE_KEYS if k != "schema_version")
 
 
 def configured_provenance(extract: Mapping[str, Any]) -> dict[str, Any]:
@@ -46,8 +49,11 @@ def configured_provenance(extract: Mapping[str, Any]) -> dict[str, Any]:
     return expect
 
 
-def provenance_diff(actual: Mapping[str, Any], expect: Mapping[str, Any]) -> list[str]:
-    """Human-readable differences, one per (nested) field of ``expect`` that ``actual`` lacks or differs in.
+def provenance_diff(
+    actual: Mapping[str, Any], expect: Mapping[str, Any], have: str = "store has", want: str = "params want"
+) -> list[str]:
+    """Human-readable differences, one per (nested) field of ``expect`` that ``actual`` lacks or differs in:
+    ``<field>: <have> <actual value>, <want> <expected value>``.
 
     Fields ``expect`` does not name are not compared, so a partial ``expect`` checks just those fields.
     """
@@ -58,7 +64,7 @@ def provenance_diff(actual: Mapping[str, Any], expect: Mapping[str, Any]) -> lis
             for k in sorted(e):
                 walk(a.get(k, "<absent>"), e.get(k, "<absent>"), f"{key}.{k}" if key else str(k))
         elif _norm(a) != _norm(e):
-            out.append(f"{key}: store has {a!r}, params want {e!r}")
+            out.append(f"{key}: {have} {a!r}, {want} {e!r}")
 
     for k in expect:
         walk(actual.get(k, "<absent>"), expect[k], k)

@@ -24,7 +24,7 @@ from pydantic import create_model
 from framecache.config.fields import Settings
 from framecache.config.messages import validate_model
 from framecache.errors import FramecacheError, did_you_mean
-from framecache.heads.persistence import load_head, save_head
+from framecache.heads.persistence import load_head, load_model, save_head
 from framecache.heads.record import HeadType
 from framecache.heads.specs.attention import ATTENTION
 from framecache.heads.specs.pooled import POOLED, SVM
@@ -41,6 +41,7 @@ __all__ = [
     "head_types",
     "is_order_blind",
     "load_head",
+    "load_model",
     "save_head",
     "settings_of",
     "uses_torch",

@@ -1,9 +1,12 @@
-"""Model files: a fitted head pickled with the format and library versions it was written with."""
+"""Model files: a fitted head pickled with the format and library versions it was written with, and what it was
+trained on: the feature store's provenance (backbone, weights checksum, feature-code version, preprocessing,
+sampling) and path, so that predict can refuse features the head was not trained on."""
 
 from __future__ import annotations
 
 import pickle
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -11,11 +14,12 @@ from framecache.errors import FramecacheError
 from framecache.fileio import atomic_path
 
 FORMAT = "framecache-head"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: records trained_on
 
 
-def save_head(head: Any, path: str | Path) -> None:
-    """Pickle a fitted head atomically, tagged with the format and library versions it was written with."""
+def save_head(head: Any, path: str | Path, trained_on: Mapping[str, Any] | None = None) -> None:
+    """Pickle a fitted head atomically, tagged with the format and library versions it was written with and
+    ``trained_on``: the provenance of the feature store it was fitted on, plus that store's path (``store``)."""
     import sklearn
 
     torch = sys.modules.get("torch")  # a pooled head never loads torch; do not load it just for its version
@@ -25,6 +29,7 @@ def save_head(head: Any, path: str | Path) -> None:
         "python": sys.version.split()[0],
         "sklearn": sklearn.__version__,
         "torch": torch.__version__ if torch is not None else None,
+        "trained_on": dict(trained_on) if trained_on is not None else None,
         "head": head,
     }
     with atomic_path(path) as tmp, open(tmp, "wb") as fh:
@@ -33,6 +38,12 @@ def save_head(head: Any, path: str | Path) -> None:
 
 def load_head(path: str | Path) -> Any:
     """Load a head written by :func:`save_head` (only open model files you trust: this unpickles)."""
+    return load_model(path)[0]
+
+
+def load_model(path: str | Path) -> tuple[Any, dict[str, Any] | None]:
+    """``(head, trained_on)`` of a model file written by :func:`save_head` (``trained_on`` None when it was
+    saved without one). Only open model files you trust: this unpickles."""
     path = Path(path)
     if not path.is_file():
         raise FramecacheError(f"model file {str(path)!r} not found: run the train stage first")
@@ -48,4 +59,4 @@ def load_head(path: str | Path) -> Any:
             f"model file {str(path)!r} has format version {payload.get('version')}, this code reads "
             f"{FORMAT_VERSION}; re-run the train stage"
         )
-    return payload["head"]
+    return payload["head"], payload.get("trained_on")

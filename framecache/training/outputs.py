@@ -5,7 +5,7 @@ training curve, ``curve.csv`` and ``curve.png`` (a grid search is a table, not a
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -130,12 +130,13 @@ def draw_figures(result: TrainingResult, plots: Path) -> None:
         figures.plot_curve(head.history_, head.best_epoch_, result.name, plots / CURVE_PNG)
 
 
-def write_outputs(result: TrainingResult, out: str | Path) -> None:
-    """model.pkl, predictions.csv, selection.csv, metrics.json and plots/ in ``out``."""
+def write_outputs(result: TrainingResult, out: str | Path, trained_on: Mapping[str, Any] | None = None) -> None:
+    """model.pkl (recording ``trained_on``, the feature store's provenance and path), predictions.csv,
+    selection.csv, metrics.json and plots/ in ``out``."""
     out = Path(out)
     plots = out / PLOTS_DIR
     plots.mkdir(parents=True, exist_ok=True)
-    heads.save_head(result.model, out / MODEL)
+    heads.save_head(result.model, out / MODEL, trained_on)
     columns = [*PREDICTION_COLUMNS, *([FOLD_COLUMN] if result.fold else []), *map(probability_column, result.classes)]
     write_csv(out / PREDICTIONS, prediction_rows(result), columns)
     write_csv(out / SELECTION, *selection_table(result))

@@ -27,6 +27,8 @@ def train_from_store(params: Mapping[str, Any], head: str, store: str | Path, ou
     with FeatureStore.open(store, expect=configured_provenance(params["extract"])) as feature_store:
         classes = list(feature_store.classes)
         seqs = feature_store.load()
+        # model.pkl records the features it is fitted on: predict refuses a store whose features differ
+        trained_on = {**feature_store.provenance, "store": str(store)}
     train = params["train"]
     result = train_head(
         head,
@@ -44,5 +46,5 @@ def train_from_store(params: Mapping[str, Any], head: str, store: str | Path, ou
         folds=train["folds"],
         groups=seqs.group,
     )
-    write_outputs(result, out)
+    write_outputs(result, out, trained_on)
     return result.summary()

@@ -54,7 +54,8 @@ def project(tmp_path, monkeypatch, params_file, feature_store):
     X = [_features_for(f"{c}{i}") + rng.normal(0, 0.3, (4, K)).astype(np.float32) for c in CLASSES for i in range(8)]
     y = np.repeat(np.arange(len(CLASSES)), 8)
     head = heads.build_head({"type": "pooled", "pooling": "mean"}, random_state=0).fit(X, y)
-    heads.save_head(head, tmp_path / "models" / "pool_mean" / "model.pkl")
+    store = tmp_path / "features" / "efficientnet_lite0.h5"
+    heads.save_head(head, tmp_path / "models" / "pool_mean" / "model.pkl", {**PROVENANCE, "store": str(store)})
 
     videos = tmp_path / "videos"
     (videos / "more").mkdir(parents=True)
@@ -174,7 +175,9 @@ def test_real_clip_and_corrupt_file_end_to_end(tmp_path, weizmann64, extract_man
         classes = fs.classes
     head = heads.build_head({"type": "pooled", "pooling": "mean"}, random_state=0)
     head.fit(data.X, data.y, X_val=data.X, y_val=data.y)
-    heads.save_head(head, tmp_path / "models" / "pool_mean" / "model.pkl")
+    with FeatureStore.open(store) as fs:
+        trained_on = {**fs.provenance, "store": str(store)}
+    heads.save_head(head, tmp_path / "models" / "pool_mean" / "model.pkl", trained_on)
     target = data.ids.index(clips[0].name)
     want = head.predict_proba([data.X[target]])[0]
 
@@ -197,3 +200,30 @@ def test_store_from_other_feature_code_is_refused(project, feature_store):
     store = feature_store(project.root / "old.h5", old, CLASSES, [("v0", np.zeros((2, K)), 0, "train")])
     with pytest.raises(FramecacheError, match=r"other feature code.*re-run `dvc repro`"):
         predict.main(["videos/walk_1.mp4", "--head", "pool_mean", "--store", str(store)])
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [({"backbone": "timm/efficientnet_b0.ra_in1k"}, "backbone: the store has 'timm/efficientnet_b0.ra_in1k'"),
+     ({"weights_sha256": "1" * 64}, "weights_sha256: the store has '1111"),
+     ({"sampling": {"policy": "uniform", "num_frames": 8}}, "sampling.num_frames: the store has 8")],
+)  # fmt: skip
+def test_a_store_with_other_features_than_the_head_was_trained_on_is_refused(project, feature_store, change, named):
+    """The same width is not the same features: --store naming a store of another backbone (or other weights,
+    or other sampling) is refused, naming what the head was trained on and what the store holds."""
+    other = feature_store(project.root / "other.h5", {**PROVENANCE, **change}, CLASSES,
+                          [("v0", np.zeros((2, K)), 0, "train")])  # fmt: skip
+    with pytest.raises(FramecacheError) as err:
+        predict.main(["videos/walk_1.mp4", "--head", "pool_mean", "--store", str(other)])
+    message = str(err.value)
+    assert named in message and "the head was trained on" in message
+    assert "head 'pool_mean' was trained on efficientnet_lite0 features" in message
+    assert "--store " + str(project.root / "features" / "efficientnet_lite0.h5") in message
+    assert project.calls == []  # refused before any video is decoded
+
+
+def test_a_model_file_without_its_training_record_is_refused(project):
+    head = heads.load_head(project.root / "models" / "pool_mean" / "model.pkl")
+    heads.save_head(head, project.root / "models" / "pool_mean" / "model.pkl")
+    with pytest.raises(FramecacheError, match=r"does not record the features head 'pool_mean' was trained on"):
+        predict.main(["videos/walk_1.mp4", "--head", "pool_mean"])
