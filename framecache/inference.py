@@ -102,22 +102,29 @@ def class_names(head: Any, store_classes: Sequence[str]) -> list[str]:
 
 
 def extract_features(
-    paths: Sequence[str], provenance: Mapping[str, Any], device: str
+    paths: Sequence[str], provenance: Mapping[str, Any], device: str, computed_as: Sequence[str] = ()
 ) -> list[tuple[np.ndarray | None, str | None]]:
-    """Each file's features as the store's configuration computes them, or why there are none."""
+    """Each file's features as the store's configuration computes them (in its precision where the device allows;
+    else with a warning line saying how far they lie), or why there are none."""
     # imported here: torch and the backbone load only when there is a file to predict
     from framecache.features.embed import features_for_videos
 
-    return features_for_videos(paths, provenance, device)
+    return features_for_videos(paths, provenance, device, computed_as=computed_as)
 
 
 def predict_files(
-    files: Sequence[Path], head: Any, provenance: dict[str, Any], classes: Sequence[str], device: str, top_k: int
+    files: Sequence[Path],
+    head: Any,
+    provenance: dict[str, Any],
+    classes: Sequence[str],
+    device: str,
+    top_k: int,
+    computed_as: Sequence[str] = (),
 ) -> list[Prediction]:
     """Extract each file's features with the store's configuration and score them with ``head``."""
     if not files:
         return []
-    results = extract_features([str(f) for f in files], provenance, device)
+    results = extract_features([str(f) for f in files], provenance, device, computed_as)
     out = [Prediction(str(f)) for f in files]
     ok = []
     for pred, (features, reason) in zip(out, results, strict=True):
@@ -223,6 +230,7 @@ def predict_videos(
     with FeatureStore.open(store_file) as feature_store:
         provenance = dict(feature_store.provenance)
         classes = list(feature_store.classes)
+        computed_as = sorted(set(feature_store.column("compute")) - {""})  # how its videos' features were computed
     if provenance.get("extractor_version") != EXTRACTOR_VERSION:
         # new videos would get features from other code than the ones the head was trained on
         raise FramecacheError(
@@ -233,5 +241,6 @@ def predict_videos(
     model, trained_on = load_model(model_file)
     check_trained_on(trained_on, provenance, head, model_file, store_file)
     files, failures = expand_inputs(inputs, params["prepare"]["extensions"])
-    done = predict_files(files, model, provenance, classes, device or params["extract"]["device"], top_k)
+    device = device or params["extract"]["device"]
+    done = predict_files(files, model, provenance, classes, device, top_k, computed_as)
     return PredictionRun(head, store_file, _in_input_order(inputs, files, done, failures))

@@ -20,7 +20,7 @@ from framecache.backbones import specs
 from framecache.backbones.build import Backbone, build_backbone
 from framecache.compute import available_cores, resolve_device, torch_threads
 from framecache.features import distributed
-from framecache.features.embed import ExtractStats, extract_samples, resolve_amp, resolve_batch_size
+from framecache.features.embed import ExtractStats, compute_label, extract_samples, resolve_amp, resolve_batch_size
 from framecache.features.inputs import ExtractInputs, with_manifest_row
 from framecache.features.journal import Journal
 from framecache.features.plan import Plan
@@ -162,13 +162,13 @@ def compute_share(
             if error is not None:
                 failed[job.pos] = error
                 continue
-            video = _video_record(sample, feats, inputs.expect["dtype"])  # type: ignore[arg-type]
+            video = _video_record(sample, feats, inputs.expect["dtype"], compute_label(settings.device, settings.amp))  # type: ignore[arg-type]
             journal.add(with_manifest_row(video, inputs.manifest, job.pos, plan.shas[job.pos]))
     journal.flush()
     return failed, stats
 
 
-def _video_record(sample: VideoSample, feats: np.ndarray, dtype: str) -> VideoFeatures:
+def _video_record(sample: VideoSample, feats: np.ndarray, dtype: str, compute: str) -> VideoFeatures:
     return VideoFeatures(
         video_id="",
         features=feats.astype(dtype),
@@ -178,4 +178,5 @@ def _video_record(sample: VideoSample, feats: np.ndarray, dtype: str) -> VideoFe
         frames_usable=sample.frames_usable,
         policy=sample.policy,
         note=sample.note,
+        compute=compute,  # how these features were computed travels with them into every later store
     )

@@ -19,6 +19,7 @@ import h5py
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from framecache.backbones.build import build_backbone
 from framecache.cli import run
@@ -41,8 +42,17 @@ REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-# tiny inputs, one process: cheap, and every code path is the production one
-SMALL = {"image_size": 32, "num_frames": 4, "num_workers": 0, "batch_size": 4, "checkpoint_seconds": 60}
+# tiny inputs, one process: cheap, and every code path is the production one. These tests mean CPU (fp32: two
+# runs bit-identical, features reproduced exactly): they pin it, so a CUDA host runs the same checks; what holds on
+# any device is tested with device auto below, within the documented tolerance
+SMALL = {
+    "image_size": 32,
+    "num_frames": 4,
+    "num_workers": 0,
+    "batch_size": 4,
+    "checkpoint_seconds": 60,
+    "device": "cpu",
+}
 
 
 def xparams(**extract):
@@ -289,21 +299,77 @@ def test_sigkill_mid_extraction_then_rerun(tmp_path, extract_clip, extract_manif
 # ---------------------------------------------------------------------------------------------- predict path
 
 
-def test_features_for_videos_reproduce_the_store(tmp_path, extract_manifest, extract_clips):
+def test_features_for_videos_reproduce_the_store(tmp_path, extract_manifest, extract_clips, caplog):
     manifest, classes = extract_manifest(tmp_path / "prepared", extract_clips[:4])
     run_stage(tmp_path, manifest, classes)
     (tmp_path / "junk.mp4").write_text("nope")
     with FeatureStore.open(tmp_path / "features" / "s.h5") as store:
+        computed_as = set(store.column("compute"))
+        assert computed_as == {"cpu/fp32"}  # the store records how its features were computed, per video
         results = embed.features_for_videos(
-            [*extract_clips[:4], tmp_path / "junk.mp4"], store.provenance, device="cpu", batch_size=4
+            [*extract_clips[:4], tmp_path / "junk.mp4"],
+            store.provenance,
+            device="cpu",
+            batch_size=4,
+            computed_as=computed_as,
         )
+        assert "differ" not in caplog.text  # computed the store's way: nothing to warn about
         for i in range(4):
             feats, reason = results[i]
             assert reason is None and np.array_equal(feats, store.sequence(i))
         assert results[4][0] is None and "not a readable video" in results[4][1]
+        # a store computed on a GPU in bf16, new videos on this CPU: the one warning line with the measured gap
+        (again, _), *_ = embed.features_for_videos(
+            extract_clips[:1], store.provenance, device="cpu", batch_size=4, computed_as={"cuda/bfloat16"}
+        )
+        assert np.array_equal(again, store.sequence(0))  # computed in fp32 as ever: only the store differs
+        warned = [r.getMessage() for r in caplog.records if "differ" in r.getMessage()]
+        assert len(warned) == 1 and "computed as cpu/fp32, the feature store's as cuda/bfloat16" in warned[0]
         other = {**store.provenance, "weights_sha256": "0" * 64}
     with pytest.raises(FramecacheError, match="not the one the feature store was built with"):
         embed.features_for_videos(extract_clips[:1], other, device="cpu")
+
+
+@pytest.mark.parametrize("device", ["auto", "cpu"])
+def test_features_for_videos_on_any_device_lie_within_the_documented_gap(
+    tmp_path, extract_manifest, extract_clips, caplog, device
+):
+    """A store extracted on this host's default device (CUDA in bf16 where there is one), new videos' features on
+    ``device``: equal where they are computed the store's way on CPU, else within PRECISION_GAP of the precisions
+    involved, with the one warning line saying so."""
+    manifest, classes = extract_manifest(tmp_path / "prepared", extract_clips[:2])
+    run_stage(tmp_path, manifest, classes, device="auto")
+    with FeatureStore.open(tmp_path / "features" / "s.h5") as store:
+        computed_as, stored = set(store.column("compute")), store.load().X
+        provenance = store.provenance
+    results = embed.features_for_videos(
+        extract_clips[:2], provenance, device=device, batch_size=4, computed_as=computed_as
+    )
+    dev = resolve_device(device)
+    mine = embed.compute_label(dev, embed.matching_amp(dev, computed_as))
+    if computed_as == {mine} == {"cpu/fp32"}:
+        for (feats, _), want in zip(results, stored, strict=True):
+            assert np.array_equal(feats, want)
+        assert "differ" not in caplog.text
+        return
+    precisions = {c.split("/")[1] for c in {mine, *computed_as}}
+    gap = max([embed.PRECISION_GAP.get(p, 0.0) for p in precisions] + [2e-3])  # at least float16 rounding
+    for (feats, _), want in zip(results, stored, strict=True):
+        rel = np.linalg.norm(feats - want, axis=1) / np.linalg.norm(want, axis=1)
+        assert rel.max() <= gap, (mine, computed_as, rel.max())
+    assert (mine not in computed_as) == ("differ" in caplog.text)
+
+
+def test_precision_warning_names_both_ways_and_the_measured_gap():
+    assert embed.precision_warning("cpu/fp32", {"cpu/fp32"}) is None
+    line = embed.precision_warning("cpu/fp32", {"cuda/bfloat16"})
+    assert "computed as cpu/fp32, the feature store's as cuda/bfloat16" in line and "\n" not in line
+    assert f"about {embed.PRECISION_GAP['bfloat16']:.0%} of a feature's norm" in line
+    assert "not measured" in embed.precision_warning("cuda/fp32", {"cpu/fp32"})
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert embed.matching_amp(cpu, {"cuda/bfloat16"}) is None  # CPU autocast: many times slower, not the same
+    assert embed.matching_amp(cuda, {"cuda/bfloat16"}) is torch.bfloat16
+    assert embed.matching_amp(cuda, {"cpu/fp32"}) is None
 
 
 def test_expected_provenance_tracks_params():
@@ -321,8 +387,6 @@ def test_device_and_batch_defaults(tmp_path, extract_manifest, extract_clips):
     assert embed.resolve_batch_size(None, cpu) == embed.DEFAULT_BATCH_SIZE["cpu"]
     assert embed.resolve_batch_size(7, cpu) == 7
     assert embed.resolve_amp("auto", cpu) is None  # CPU stays fp32
-    import torch
-
     if not torch.cuda.is_available():
         manifest, classes = extract_manifest(tmp_path / "prepared", extract_clips[:1])
         with pytest.raises(FramecacheError, match=r"extract\.device = 'cuda' but torch sees no CUDA GPU"):

@@ -63,17 +63,18 @@ def project(tmp_path, monkeypatch, params_file, feature_store):
         (videos / name).write_bytes(b"x")
     (videos / "broken.mp4").write_bytes(b"")
 
-    calls = []
+    calls, computed = [], []
 
-    def extract_features(paths, provenance, device):
+    def extract_features(paths, provenance, device, computed_as=()):
         calls.append((list(paths), provenance, device))
+        computed.append(list(computed_as))
         return [
             (None, "empty file (0 bytes)") if Path(p).stat().st_size == 0 else (_features_for(p), None) for p in paths
         ]
 
     monkeypatch.setattr(inference, "extract_features", extract_features)
     monkeypatch.chdir(tmp_path)
-    return types.SimpleNamespace(root=tmp_path, videos=videos, calls=calls)
+    return types.SimpleNamespace(root=tmp_path, videos=videos, calls=calls, computed=computed)
 
 
 def test_table_lists_label_and_top_k(project, capsys):
@@ -227,3 +228,16 @@ def test_a_model_file_without_its_training_record_is_refused(project):
     heads.save_head(head, project.root / "models" / "pool_mean" / "model.pkl")
     with pytest.raises(FramecacheError, match=r"does not record the features head 'pool_mean' was trained on"):
         predict.main(["videos/walk_1.mp4", "--head", "pool_mean"])
+
+
+def test_how_the_store_was_computed_reaches_extraction(project):
+    """The store's per-video compute labels go to feature extraction, which computes new videos the same way
+    where it can and otherwise says how far they differ (tests/features/test_extraction.py)."""
+    from framecache.features.store import StoreWriter, VideoFeatures
+
+    path = project.root / "gpu.h5"
+    with StoreWriter(path, PROVENANCE, CLASSES) as writer:
+        for i, compute in enumerate(["cuda/bfloat16", "cuda/bfloat16", "cpu/fp32"]):
+            writer.append(VideoFeatures(f"v{i}", np.zeros((2, K)), np.arange(2), np.arange(2) / 2.0, compute=compute))
+    predict.main(["videos/walk_1.mp4", "--head", "pool_mean", "--store", str(path)])
+    assert project.computed[-1] == ["cpu/fp32", "cuda/bfloat16"]

@@ -7,18 +7,21 @@ Layout (``SCHEMA_VERSION`` 1)::
     /offsets       (N+1,) int64    video i owns rows offsets[i]:offsets[i+1]
     /frame_index   (ΣT,) int64     decode-order index of each stored frame in its video
     /timestamp     (ΣT,) float64   presentation time (s from the video's first frame); NaN if unknown
-    /video_id /path /split /group /sha256 /policy /note   (N,) utf-8 strings
+    /video_id /path /split /group /sha256 /policy /note /compute   (N,) utf-8 strings
     /label /frames /frames_usable                          (N,) int64
 
 ``policy`` is the sampling outcome per video (``full``, ``keep``, ``repeat``, ``capped``); ``frames`` the
 demuxed frame count and ``frames_usable`` the frames sampling could draw from (fewer when the stream ends
-early, explained in ``note``).
+early, explained in ``note``); ``compute`` the device type and autocast dtype that computed the video's features
+(``cpu/fp32``, ``cuda/bfloat16``): a store may mix them when a run reuses videos computed elsewhere, and predict
+compares them with how it computes new videos (:func:`framecache.features.embed.features_for_videos`).
 
 Root attributes: ``format``, ``schema_version``, ``extractor_version``, ``backbone``, ``weights_sha256``, ``k``,
 ``dtype`` and JSON ``preprocessing``, ``sampling`` — together the *provenance*
 (:mod:`framecache.features.provenance`), which decides whether a store is stale — plus JSON ``classes``,
-``libraries`` (versions), ``compute`` (device, precision, batch size) and ``created``, which are recorded but
-do not make a store stale.
+``libraries`` (versions), ``compute`` (device, precision, batch size of the run that wrote the file) and
+``created``, which are recorded but do not make a store stale; and ``data_sha256``, the checksum of the data as
+written (:meth:`FeatureStore.verify`).
 
 Modules: ``schema`` (names in the file, the per-video record), ``reader`` (:class:`FeatureStore`), ``writer``
 (:class:`StoreWriter`). The store needs h5py and :class:`~framecache.video.sampling.Sampling` only: never torch or

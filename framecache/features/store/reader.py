@@ -18,6 +18,7 @@ from framecache.features.store.schema import (
     CHECKSUM_ATTR,
     FORMAT,
     JSON_ATTRS,
+    OPTIONAL_STR,
     ROW_DATASETS,
     VIDEO_INT,
     VIDEO_STR,
@@ -169,6 +170,8 @@ class FeatureStore:
 
     def column(self, name: str) -> np.ndarray:
         """A per-video column (``label``, ``split``, ``sha256``, ``policy``, ...) as a numpy array."""
+        if name in OPTIONAL_STR and name not in self._h5:
+            return np.full(len(self), "", dtype=object)
         ds = self._h5[name]
         return np.asarray(ds.asstr()[()], dtype=object) if name in VIDEO_STR else ds[()].astype(np.int64)
 
@@ -231,7 +234,7 @@ class FeatureStore:
             features=h["features"][lo:hi],
             frame_index=h["frame_index"][lo:hi],
             timestamp=h["timestamp"][lo:hi],
-            **{name: h[name].asstr()[i] for name in VIDEO_STR if name != "video_id"},
+            **{name: h[name].asstr()[i] for name in VIDEO_STR if name != "video_id" and name in h},
             **{name: int(h[name][i]) for name in VIDEO_INT},
         )
 

@@ -12,7 +12,9 @@ import numpy as np
 
 FORMAT = "framecache-features"
 JSON_ATTRS = ("preprocessing", "sampling", "classes", "libraries", "compute")
-VIDEO_STR = ("video_id", "path", "split", "group", "sha256", "policy", "note")
+VIDEO_STR = ("video_id", "path", "split", "group", "sha256", "policy", "note", "compute")
+# Columns a store written by older code may lack; read as "" there.
+OPTIONAL_STR = ("compute",)
 VIDEO_INT = ("label", "frames", "frames_usable")
 ROW_DATASETS = ("features", "frame_index", "timestamp")  # one row per stored frame
 # Root attribute: sha256 over every dataset's data as written (:func:`combined_digest`), so a file whose bytes
@@ -53,6 +55,7 @@ class VideoFeatures:
     frames_usable: int = 0
     policy: str = "full"
     note: str = ""
+    compute: str = ""  # the device type and autocast dtype that computed the features: "cpu/fp32", "cuda/bfloat16"
 
 
 @dataclass
