@@ -31,7 +31,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 TINY_VIT = "timm/test_vit.r160_in1k"  # 64-wide ViT, a few hundred kB of weights
 TINY_CNN = "timm/test_resnet.r160_in1k"
-SMALL = {"image_size": 64, "num_frames": 3, "num_workers": 0, "batch_size": 4}
+SMALL = {"image_size": 64, "num_frames": 3, "num_workers": 0, "batch_size": 4, "device": "cpu"}  # exact reproduction
 
 
 @pytest.fixture

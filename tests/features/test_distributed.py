@@ -152,7 +152,8 @@ def clip_frames(n: int, seed: int, size: int = 32) -> list[np.ndarray]:
 
 
 def job_params(folder: Path, **extract) -> Path:
-    small = {"image_size": 32, "num_frames": 4, "num_workers": 0, "batch_size": 4, "cpu_threads": 1}
+    # CPU jobs (gloo), compared bit for bit with one process: pinned to CPU on a CUDA host too
+    small = {"image_size": 32, "num_frames": 4, "num_workers": 0, "batch_size": 4, "cpu_threads": 1, "device": "cpu"}
     return write_params(folder, extract={**small, **extract})
 
 
