@@ -107,7 +107,7 @@ def markdown(rows: list[dict], args: argparse.Namespace) -> str:
         f"{' --cpu-fp16' if args.cpu_fp16 else ''} --write`: the demo's clips, the default backbone at 224 px, "
         "each feature rounded to float16 as a store holds it; per frame |f − f_cpu_fp32| / |f_cpu_fp32|. predict "
         "warns with the largest figure when it cannot compute new videos the way the store's were computed "
-        "(`framecache.features.embed.PRECISION_GAP`).",
+        "(`framecache.features.precision.PRECISION_GAP`).",
         "",
         "| precision | frames | max relative difference | median |",
         "| --- | ---: | ---: | ---: |",

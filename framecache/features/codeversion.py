@@ -41,6 +41,7 @@ NOT_FEATURE_CODE = (
     "backbones/fetch.py",
     "backbones/names.py",
     "video/probe.py",
+    "features/precision.py",  # labels the precision and advises predict; the stage's is embed.resolve_amp
 )
 
 

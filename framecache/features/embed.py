@@ -27,6 +27,7 @@ from framecache.backbones.weights import weights_path, weights_sha256
 from framecache.compute import resolve_device
 from framecache.errors import FramecacheError
 from framecache.features.batching import BatchRunner, DecodeDataset, VideoJob, batched_features, identity
+from framecache.features.precision import compute_label, matching_amp, precision_warning
 from framecache.video.decode import VideoSample
 from framecache.video.sampling import Sampling
 
@@ -51,49 +52,6 @@ def resolve_amp(amp: str, device: torch.device) -> torch.dtype | None:
     if amp == "bf16":
         return torch.bfloat16
     return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-
-
-# The largest relative difference (per frame, |f - f_fp32| / |f_fp32|, L2 norms, after rounding to float16 as a
-# store holds it) between features computed under autocast to this dtype and CPU fp32 features of the same frames:
-# benchmarks/precision.py on the demo's clips with the default backbone (BENCHMARKS.md, "Precision"), measured on
-# CPU autocast, which stands in for the GPU's until a CUDA host runs it (CUDA bf16 vs CPU fp32 is not measured).
-# Measured: bf16 0.169 (median 0.054), fp16 0.022 (median 0.007), 160 frames.
-PRECISION_GAP = {"bfloat16": 0.17, "float16": 0.022}
-
-
-def compute_label(device: torch.device, amp: torch.dtype | None) -> str:
-    """How features are computed, as a store records it per video: ``<device type>/<fp32 | autocast dtype>``."""
-    return f"{device.type}/{'fp32' if amp is None else str(amp).removeprefix('torch.')}"
-
-
-def matching_amp(device: torch.device, computed_as: Collection[str]) -> torch.dtype | None:
-    """The autocast dtype that computes features on ``device`` the way a store's were computed (its videos'
-    ``compute`` labels): the store's own where it was computed on this device type, else fp32 (on CPU autocast
-    is many times slower; on a GPU fp32 is the closest to a CPU-fp32 store). No labels (a store from before they
-    were recorded): what extract's ``amp: auto`` picks."""
-    if not any(computed_as):
-        return resolve_amp("auto", device)
-    precisions = sorted({c.split("/")[1] for c in computed_as if c.startswith(f"{device.type}/")})
-    if device.type != "cuda" or not precisions or precisions[0] == "fp32":
-        return None
-    return getattr(torch, precisions[0])
-
-
-def precision_warning(mine: str, computed_as: Collection[str]) -> str | None:
-    """One line saying how far features computed as ``mine`` lie from a store's computed otherwise (None when
-    they are computed the same way)."""
-    others = sorted(set(computed_as) - {mine, ""})
-    if not others:
-        return None
-    gaps = [PRECISION_GAP[p] for p in {c.split("/")[1] for c in [mine, *others]} if p in PRECISION_GAP]
-    size = (
-        f"by up to about {max(gaps):.0%} of a feature's norm (benchmarks/precision.py, CPU autocast standing in "
-        "for a GPU's)" if gaps else "slightly (GPU and CPU fp32 kernels differ; not measured)"
-    )  # fmt: skip
-    return (
-        f"features of these videos are computed as {mine}, the feature store's as {', '.join(others)}: they differ "
-        f"{size}, so a prediction near a tie between two classes may differ from the head's on stored features"
-    )
 
 
 @dataclass
@@ -213,8 +171,9 @@ def features_for_videos(
     that computed the store the precision is the store's too: on CPU in fp32 the features then equal the stored
     ones (bit for bit at the store's batch size, else up to the dtype's rounding). Otherwise — a store extracted on
     a GPU in bf16, predicted on a CPU — they are computed in the device's own precision and differ by up to
-    :data:`PRECISION_GAP` (up to about 17% of a feature's norm for bf16, 5% at the median, measured with CPU
-    autocast standing in for a GPU's; the CUDA figure awaits a GPU run), which is logged as one warning line.
+    :data:`framecache.features.precision.PRECISION_GAP` (about 17% of a feature's norm for bf16, 5% at the
+    median, measured with CPU autocast standing in for a GPU's; the CUDA figure awaits a GPU run), which is
+    logged as one warning line.
 
     Returns one ``(features (T, k) float32, None)`` or ``(None, reason)`` per path, in order.
     """
@@ -235,7 +194,7 @@ def features_for_videos(
         backbone = dataclasses.replace(backbone, preprocessing=preprocessing)
     if backbone.k != int(provenance["k"]):
         raise FramecacheError(f"backbone {name} gives k={backbone.k} features, the store has k={provenance['k']}")
-    amp = matching_amp(dev, computed_as)
+    amp = matching_amp(dev, computed_as, default=resolve_amp("auto", dev))
     if warning := precision_warning(compute_label(dev, amp), computed_as):
         log.warning(warning)
     jobs = [VideoJob(pos=i, path=str(p)) for i, p in enumerate(paths)]

@@ -20,10 +20,11 @@ from framecache.backbones import specs
 from framecache.backbones.build import Backbone, build_backbone
 from framecache.compute import available_cores, resolve_device, torch_threads
 from framecache.features import distributed
-from framecache.features.embed import ExtractStats, compute_label, extract_samples, resolve_amp, resolve_batch_size
+from framecache.features.embed import ExtractStats, extract_samples, resolve_amp, resolve_batch_size
 from framecache.features.inputs import ExtractInputs, with_manifest_row
 from framecache.features.journal import Journal
 from framecache.features.plan import Plan
+from framecache.features.precision import compute_label
 from framecache.features.store import VideoFeatures
 from framecache.video.decode import VideoSample
 from framecache.video.sampling import Sampling

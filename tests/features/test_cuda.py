@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from framecache.backbones.build import build_backbone
-from framecache.features import embed
+from framecache.features import embed, precision
 from framecache.features.batching import BatchRunner, batched_features
 from framecache.features.store import FeatureStore
 
@@ -98,7 +98,7 @@ def test_amp_features_lie_within_the_documented_gap_and_the_store_records_them(
         FeatureStore.open(tmp_path / "gpu" / "features" / "s.h5") as a,
         FeatureStore.open(tmp_path / "cpu" / "features" / "s.h5") as b,
     ):
-        assert set(a.column("compute")) == {embed.compute_label(torch.device("cuda"), amp)}
+        assert set(a.column("compute")) == {precision.compute_label(torch.device("cuda"), amp)}
         for x, y in zip(a.load().X, b.load().X, strict=True):
             rel = np.linalg.norm(x - y, axis=1) / np.linalg.norm(y, axis=1)
-            assert rel.max() <= embed.PRECISION_GAP[str(amp).removeprefix("torch.")], rel.max()
+            assert rel.max() <= precision.PRECISION_GAP[str(amp).removeprefix("torch.")], rel.max()

@@ -26,7 +26,7 @@ from framecache.cli import run
 from framecache.compute import resolve_device
 from framecache.config.params import validate
 from framecache.errors import FramecacheError
-from framecache.features import embed, extraction
+from framecache.features import embed, extraction, precision
 from framecache.features.batching import VideoJob
 from framecache.features.inputs import expected_provenance
 from framecache.features.store import FeatureStore, StaleStoreError, StoreWriter
@@ -346,14 +346,14 @@ def test_features_for_videos_on_any_device_lie_within_the_documented_gap(
         extract_clips[:2], provenance, device=device, batch_size=4, computed_as=computed_as
     )
     dev = resolve_device(device)
-    mine = embed.compute_label(dev, embed.matching_amp(dev, computed_as))
+    mine = precision.compute_label(dev, precision.matching_amp(dev, computed_as))
     if computed_as == {mine} == {"cpu/fp32"}:
         for (feats, _), want in zip(results, stored, strict=True):
             assert np.array_equal(feats, want)
         assert "differ" not in caplog.text
         return
     precisions = {c.split("/")[1] for c in {mine, *computed_as}}
-    gap = max([embed.PRECISION_GAP.get(p, 0.0) for p in precisions] + [2e-3])  # at least float16 rounding
+    gap = max([precision.PRECISION_GAP.get(p, 0.0) for p in precisions] + [2e-3])  # at least float16 rounding
     for (feats, _), want in zip(results, stored, strict=True):
         rel = np.linalg.norm(feats - want, axis=1) / np.linalg.norm(want, axis=1)
         assert rel.max() <= gap, (mine, computed_as, rel.max())
@@ -361,15 +361,15 @@ def test_features_for_videos_on_any_device_lie_within_the_documented_gap(
 
 
 def test_precision_warning_names_both_ways_and_the_measured_gap():
-    assert embed.precision_warning("cpu/fp32", {"cpu/fp32"}) is None
-    line = embed.precision_warning("cpu/fp32", {"cuda/bfloat16"})
+    assert precision.precision_warning("cpu/fp32", {"cpu/fp32"}) is None
+    line = precision.precision_warning("cpu/fp32", {"cuda/bfloat16"})
     assert "computed as cpu/fp32, the feature store's as cuda/bfloat16" in line and "\n" not in line
-    assert f"about {embed.PRECISION_GAP['bfloat16']:.0%} of a feature's norm" in line
-    assert "not measured" in embed.precision_warning("cuda/fp32", {"cpu/fp32"})
+    assert f"about {precision.PRECISION_GAP['bfloat16']:.0%} of a feature's norm" in line
+    assert "not measured" in precision.precision_warning("cuda/fp32", {"cpu/fp32"})
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
-    assert embed.matching_amp(cpu, {"cuda/bfloat16"}) is None  # CPU autocast: many times slower, not the same
-    assert embed.matching_amp(cuda, {"cuda/bfloat16"}) is torch.bfloat16
-    assert embed.matching_amp(cuda, {"cpu/fp32"}) is None
+    assert precision.matching_amp(cpu, {"cuda/bfloat16"}) is None  # CPU autocast: many times slower, not the same
+    assert precision.matching_amp(cuda, {"cuda/bfloat16"}) is torch.bfloat16
+    assert precision.matching_amp(cuda, {"cpu/fp32"}) is None
 
 
 def test_expected_provenance_tracks_params():
