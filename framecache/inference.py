@@ -2,12 +2,12 @@
 
 Frames are sampled and encoded exactly as the extract stage did for the training videos — the sampling,
 backbone, weights and preprocessing are read from the feature store's recorded provenance, not from the
-current params, so a prediction always matches the features the head was trained on: the head's model file records
-the provenance of the store it was trained on, and a store whose features differ (another backbone, other
-weights, other feature code, preprocessing or sampling; ``--store`` naming another store) is refused, naming
-both. Folders are searched
-recursively for the video extensions of ``prepare.extensions``. A file that cannot be decoded is reported
-on its own line and the others are still predicted.
+current params. The head's model file records the provenance of the store it was trained on, and a store whose
+features differ (another backbone, other weights, other feature code, preprocessing or sampling; ``--store``
+naming another store) is refused, naming both. The store's per-video precision (``cpu/fp32``, ``cuda/bfloat16``)
+is matched where the device allows, else one warning line says how far new features lie from stored ones.
+Folders are searched recursively for the video extensions of ``prepare.extensions``. A file that cannot be
+decoded is reported on its own line and the others are still predicted.
 """
 
 from __future__ import annotations
