@@ -1,10 +1,11 @@
 """Embedding videos with a backbone: decode the sampled frames of each video and turn them into a (T, k)
-feature sequence, in order — the core that the extract stage runs on its share of the videos and that
-predict runs on new files (:func:`features_for_videos`, the same features a store holds).
+feature sequence — the core that the extract stage runs on its share of the videos and that predict runs on
+new files (:func:`features_for_videos`, the same features a store holds).
 
-``extract_samples`` starts the decoding workers before it builds the model, so they fork before CUDA is
-initialised and decode while the model loads; see :mod:`framecache.features.batching` for how frames are
-batched.
+``extract_samples`` starts the decode workers (:mod:`framecache.features.workers`) before it builds the model,
+so they fork before CUDA is initialised and decode while the model loads; each video's frames go into a batch
+(:mod:`framecache.features.batching`) as soon as it is decoded, and its features come out as soon as its last
+batch is fetched: in the order videos finish decoding, not in job order.
 """
 
 from __future__ import annotations
@@ -18,15 +19,16 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
 
 from framecache.backbones.build import Backbone, build_backbone
 from framecache.backbones.specs import Preprocessing
 from framecache.backbones.weights import weights_path, weights_sha256
 from framecache.compute import resolve_device
 from framecache.errors import FramecacheError
-from framecache.features.batching import BatchRunner, DecodeDataset, VideoJob, batched_features, identity
+from framecache.features.batching import CUDA_IN_FLIGHT, Batcher, BatchRunner, VideoJob
+from framecache.features.workers import Decoded, DecodePool, decode_inline
 from framecache.video.decode import VideoSample
+from framecache.video.decoders import CpuDecoder, Decoder, max_rows
 from framecache.video.sampling import Sampling
 
 # Frames per forward pass when extract.batch_size is null. CPU: measured for efficientnet_lite0 at 224 px
@@ -57,7 +59,10 @@ class ExtractStats:
     decode_seconds: float = 0.0
     model_seconds: float = 0.0
     loader_wait_seconds: float = 0.0
-    wall_seconds: float = 0.0
+    wall_seconds: float = 0.0  # the extraction loop: from the model built to the last features fetched
+    build_seconds: float = 0.0  # the model's build (and warm-up), while the decode workers start
+    loop_started: float = 0.0  # when the loop started and ended, in seconds since the epoch (0: no loop)
+    loop_ended: float = 0.0
 
     def add(self, other: ExtractStats) -> None:
         """Fold another rank's counters in: times of ranks running side by side add up, wall time does not."""
@@ -67,34 +72,47 @@ class ExtractStats:
         self.model_seconds += other.model_seconds
         self.loader_wait_seconds += other.loader_wait_seconds
         self.wall_seconds = max(self.wall_seconds, other.wall_seconds)
+        self.build_seconds = max(self.build_seconds, other.build_seconds)
+        starts = [t for t in (self.loop_started, other.loop_started) if t]
+        self.loop_started = min(starts, default=0.0)
+        self.loop_ended = max(self.loop_ended, other.loop_ended)
 
 
-def _loader(
-    jobs: Sequence[VideoJob], preprocessing: Preprocessing, sampling: Sampling, workers: int, decode_cores: int
-) -> DataLoader:
+def decode_source(
+    jobs: Sequence[VideoJob], decoder: Decoder, workers: int, decode_cores: int
+) -> tuple[Iterator[Decoded], Callable[[Decoded], None], Callable[[], None]]:
+    """(decoded videos, release one's frames, stop): ``workers`` decode processes started now (they decode
+    while the caller builds its model), or decoding in this process as videos are asked for."""
     workers = min(workers, len(jobs))
-    dataset = DecodeDataset(jobs, sampling, preprocessing.geometry(), workers=workers, decode_cores=decode_cores)
-    return DataLoader(
-        dataset,
-        batch_size=None,
-        shuffle=False,
-        num_workers=workers,
-        collate_fn=identity,
-        prefetch_factor=4 if workers else None,
-    )
+    if not workers:
+        return decode_inline(jobs, decoder, decode_cores), lambda item: None, lambda: None
+    pool = DecodePool(jobs, decoder, workers, decode_cores, max_rows(decoder.sampling))
+    return iter(pool), pool.release, pool.close
 
 
-def _timed(source: Iterator[dict[str, Any]], stats: ExtractStats) -> Iterator[dict[str, Any]]:
-    """The loader's items, counting the time spent waiting for them and the workers' decode time."""
+def _embedded(
+    source: Iterator[Decoded], release: Callable[[Decoded], None], runner: BatchRunner, stats: ExtractStats
+) -> Iterator[tuple[Decoded, np.ndarray | None]]:
+    """(decoded video, features of its distinct frames, or None when it failed) as each is complete; every
+    video's frames are copied into batches (and its slot released) as soon as it arrives."""
+    batcher = Batcher(runner, CUDA_IN_FLIGHT if runner.cuda else 0)
     while True:
-        t = time.perf_counter()
-        try:
-            item = next(source)
-        except StopIteration:
-            return
-        stats.loader_wait_seconds += time.perf_counter() - t
-        stats.decode_seconds += item["decode_seconds"]
-        yield item
+        wait = time.perf_counter()
+        item = next(source, None)
+        stats.loader_wait_seconds += time.perf_counter() - wait
+        if item is None:
+            break
+        stats.decode_seconds += item.decode_seconds
+        if item.frames is None:
+            yield item, None
+            continue
+        batcher.add(item, item.frames)
+        release(item)
+        while batcher.completed:
+            yield batcher.completed.popleft()
+    batcher.drain()
+    while batcher.completed:
+        yield batcher.completed.popleft()
 
 
 def extract_samples(
@@ -111,44 +129,57 @@ def extract_samples(
     stats: ExtractStats | None = None,
 ) -> Iterator[tuple[VideoJob, VideoSample | None, np.ndarray | None, str | None]]:
     """Decode and embed ``jobs``; yields (job, sample without pixels, (T, k) float32 features, failure)
-    in job order.
+    as each video is done — not in job order: with decode workers, in the order they finish.
 
     ``build`` returns the backbone; it is called once the decoding workers are started, so they fork before
     CUDA is initialised and decode while the model loads. ``decode_cores``: cores the model leaves to decoding
-    (FFmpeg threads for the last videos).
+    (FFmpeg threads for the last videos). ``stats.wall_seconds`` counts from the model being built to the last
+    features fetched (the extraction loop); ``stats.build_seconds`` the model's build (and, on CUDA, one
+    warm-up batch) before it.
     """
     stats = stats if stats is not None else ExtractStats()
-    loader = _loader(jobs, preprocessing, sampling, num_workers, decode_cores)
+    decoder = CpuDecoder(sampling, preprocessing.geometry())
     start = time.perf_counter()
-    it = iter(loader)  # forks the workers: before CUDA is touched by building the model
-    backbone = build()
-    runner = BatchRunner(backbone, batch_size, amp)
-    by_pos = {job.pos: job for job in jobs}
+    source, release, stop = decode_source(jobs, decoder, num_workers, decode_cores)
+    try:
+        runner = BatchRunner(build(), batch_size, amp)
+        runner.warm_up()
+        stats.build_seconds += time.perf_counter() - start
+        yield from _progress(_embedded(source, release, runner, stats), runner, len(jobs), progress, stats)
+    finally:
+        stop()
+
+
+def _progress(
+    done: Iterator[tuple[Decoded, np.ndarray | None]], runner: BatchRunner, total: int, show: bool, stats: ExtractStats
+) -> Iterator[tuple[VideoJob, VideoSample | None, np.ndarray | None, str | None]]:
+    """The extraction loop's results, counted (and shown on a progress bar)."""
     bar = None
-    if progress:
+    if show:
         from tqdm import tqdm
 
-        bar = tqdm(total=len(jobs), unit="video", desc=f"extract {backbone.name}", mininterval=1.0)
+        bar = tqdm(total=total, unit="video", desc=f"extract {runner.backbone.name}", mininterval=1.0)
+    start = time.perf_counter()
+    stats.loop_started = stats.loop_started or time.time()
     try:
-        for item, feats in batched_features(_timed(it, stats), runner):
-            job = by_pos[item["pos"]]
+        for item, feats in done:
             stats.videos += 1
-            if item["error"]:
-                yield job, None, None, item["error"]
+            if feats is None:
+                yield item.job, None, None, item.error
             else:
-                sample: VideoSample = item["sample"]
-                stats.frames += len(feats)  # type: ignore[arg-type]
-                yield job, sample, feats[sample.rows], None  # type: ignore[index]
+                stats.frames += len(feats)
+                yield item.job, item.sample, feats[item.sample.rows], None  # type: ignore[union-attr]
             if bar is not None:
                 bar.update(1)
-                elapsed = time.perf_counter() - start
-                bar.set_postfix_str(f"{stats.frames / max(elapsed, 1e-9):.1f} frames/s", refresh=False)
+                bar.set_postfix_str(
+                    f"{stats.frames / max(time.perf_counter() - start, 1e-9):.1f} frames/s", refresh=False
+                )
     finally:
         if bar is not None:
             bar.close()
         stats.model_seconds += runner.model_seconds
         stats.wall_seconds += time.perf_counter() - start
-        del it
+        stats.loop_ended = time.time()
 
 
 def features_for_videos(

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-from tests.backbones.test_offline import cache_random_weights
 
 from framecache.backbones import catalog
 from framecache.cli import run
+from tests.backbones.test_offline import cache_random_weights
 
 
 @pytest.fixture
