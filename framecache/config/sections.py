@@ -113,7 +113,8 @@ class Extract(Settings):
         description="decoding worker processes per extraction process (0 decodes between forward passes, in the "
         "process itself); `auto`: on CPU 0 beside single-thread models that fill the cores (as `processes: auto` "
         "runs them), 1 beside a multi-threaded model, one per core the model leaves (at most 8); on CUDA one per "
-        "core but one, 2 to 8 (not yet measured on a GPU)",
+        "core but one (the process feeding the GPU keeps that one): a GPU outruns the decoders, so every core "
+        "decoding counts",
     )
     amp: Literal["auto", "off", "fp16", "bf16"] = Field(
         "auto", description="mixed precision on CUDA (CPU always runs fp32)"

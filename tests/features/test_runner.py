@@ -1,6 +1,6 @@
 """How a rank runs the backbone: ``extract.num_workers: auto`` resolves from the device and the model's threads
 (on CPU, inline decoding beside single-thread models that fill the cores, one worker beside a multi-thread one,
-a worker per core the model leaves; on CUDA, a worker per core but one, 2 to 8), a number is taken as given, the
+a worker per core the model leaves; on CUDA, a worker per core but one, uncapped), a number is taken as given, the
 cores the model leaves are split into FFmpeg threads for the last videos, and the stage records what it resolved
 to."""
 
@@ -59,16 +59,16 @@ def test_auto_on_cpu_decodes_inline_beside_single_thread_models_filling_the_core
 @pytest.mark.parametrize(
     ("n", "local_ranks", "expected"),
     [
-        (16, 1, (8, 15)),
-        (64, 1, (8, 63)),
+        (16, 1, (15, 15)),
+        (64, 1, (63, 63)),
         (4, 1, (3, 3)),
-        (2, 1, (2, 1)),
-        (1, 1, (2, 1)),
-        (16, 8, (2, 1)),
+        (2, 1, (1, 1)),
+        (1, 1, (1, 1)),
+        (16, 8, (1, 1)),
         (32, 4, (7, 7)),
     ],
 )
-def test_auto_on_cuda_gives_each_rank_a_worker_per_core_but_one_from_2_to_8(cores, n, local_ranks, expected):
+def test_auto_on_cuda_gives_each_rank_a_worker_per_core_but_one(cores, n, local_ranks, expected):
     cores(n)
     assert runner.resolve_decoding("auto", CUDA, None, ranks(local_ranks)) == expected
 
@@ -77,7 +77,9 @@ def test_the_default_params_resolve_to_a_number_the_stage_can_record(tmp_path):
     params = load_params(write_params(tmp_path, extract={"device": "cpu", "cpu_threads": 1}))
     assert params["extract"]["num_workers"] == "auto"
     settings = runner.resolve_compute(params["extract"], SINGLE)
-    assert settings.threads == 1 and settings.num_workers == settings.decode_cores == runner.available_cores() - 1
+    free = runner.available_cores() - 1  # the cores a one-thread model leaves (a worker each, at most 8)
+    assert settings.threads == 1 and settings.decode_cores == free
+    assert settings.num_workers == min(free, runner.MAX_AUTO_WORKERS)
     settings = runner.resolve_compute({**params["extract"], "num_workers": 2}, SINGLE)
     assert settings.num_workers == 2
 
