@@ -59,8 +59,8 @@ class ExtractStats:
     decode_seconds: float = 0.0
     model_seconds: float = 0.0
     loader_wait_seconds: float = 0.0
-    wall_seconds: float = 0.0  # the extraction loop: from the model built to the last features fetched
-    build_seconds: float = 0.0  # the model's build (and warm-up), while the decode workers start
+    wall_seconds: float = 0.0  # the extraction loop: from starting the decode workers to the last features
+    build_seconds: float = 0.0  # the model's build (and warm-up) in it, while the workers decode
     loop_started: float = 0.0  # when the loop started and ended, in seconds since the epoch (0: no loop)
     loop_ended: float = 0.0
 
@@ -133,34 +133,39 @@ def extract_samples(
 
     ``build`` returns the backbone; it is called once the decoding workers are started, so they fork before
     CUDA is initialised and decode while the model loads. ``decode_cores``: cores the model leaves to decoding
-    (FFmpeg threads for the last videos). ``stats.wall_seconds`` counts from the model being built to the last
-    features fetched (the extraction loop); ``stats.build_seconds`` the model's build (and, on CUDA, one
-    warm-up batch) before it.
+    (FFmpeg threads for the last videos). ``stats.wall_seconds`` counts the extraction loop, from starting the
+    decode workers to the last features fetched; ``stats.build_seconds`` the part of it spent building the
+    model (on CUDA with one warm-up batch), while the workers decode into their slots.
     """
     stats = stats if stats is not None else ExtractStats()
     decoder = CpuDecoder(sampling, preprocessing.geometry())
     start = time.perf_counter()
+    stats.loop_started = stats.loop_started or time.time()
     source, release, stop = decode_source(jobs, decoder, num_workers, decode_cores)
     try:
         runner = BatchRunner(build(), batch_size, amp)
         runner.warm_up()
         stats.build_seconds += time.perf_counter() - start
-        yield from _progress(_embedded(source, release, runner, stats), runner, len(jobs), progress, stats)
+        results = _embedded(source, release, runner, stats)
+        yield from _progress(results, runner, len(jobs), progress, stats, start)
     finally:
         stop()
 
 
 def _progress(
-    done: Iterator[tuple[Decoded, np.ndarray | None]], runner: BatchRunner, total: int, show: bool, stats: ExtractStats
+    done: Iterator[tuple[Decoded, np.ndarray | None]],
+    runner: BatchRunner,
+    total: int,
+    show: bool,
+    stats: ExtractStats,
+    start: float,
 ) -> Iterator[tuple[VideoJob, VideoSample | None, np.ndarray | None, str | None]]:
-    """The extraction loop's results, counted (and shown on a progress bar)."""
+    """The extraction loop's results, counted (and shown on a progress bar); the loop began at ``start``."""
     bar = None
     if show:
         from tqdm import tqdm
 
         bar = tqdm(total=total, unit="video", desc=f"extract {runner.backbone.name}", mininterval=1.0)
-    start = time.perf_counter()
-    stats.loop_started = stats.loop_started or time.time()
     try:
         for item, feats in done:
             stats.videos += 1

@@ -158,17 +158,17 @@ def _stage_metrics(
 
 
 def _timings(clock: Mapping[str, float], stats: ExtractStats) -> dict[str, Any]:
-    """The command's time outside the extraction loop: ``startup_seconds`` from its start to the loop's (the
-    interpreter, imports, inputs and plan, decode workers and model), ``teardown_seconds`` from the loop's end
-    to the metrics (journal flush, workers stopped, the ranks met, the store assembled); ``phases_seconds``
-    splits both. Without a loop (nothing to compute) the stage's compute step stands in for it."""
+    """The command's time outside the extraction loop (which starts with the decode workers, so the model is
+    built while they decode): ``startup_seconds`` from the command's start to the loop's (interpreter,
+    imports, inputs and plan), ``teardown_seconds`` from the loop's end to the metrics (journal flush, workers
+    stopped, the ranks met, the store assembled); ``phases_seconds`` splits the command. Without a loop
+    (nothing to compute) the stage's compute step stands in for it."""
     now = time.time()
-    loop_start = stats.loop_started or clock["computed"]
+    loop_start = stats.loop_started or clock["planned"]
     loop_end = stats.loop_ended or clock["computed"]
     phases = {
         "interpreter_and_imports": clock["called"] - clock["started"],
-        "inputs_and_plan": clock["planned"] - clock["called"],
-        "workers_and_model": loop_start - clock["planned"],
+        "inputs_and_plan": loop_start - clock["called"],
         "extraction_loop": loop_end - loop_start,
         "flush_and_stop_workers": clock["computed"] - loop_end,
         "gather_and_assemble": clock["assembled"] - clock["computed"],
@@ -177,6 +177,7 @@ def _timings(clock: Mapping[str, float], stats: ExtractStats) -> dict[str, Any]:
     return {
         "startup_seconds": round(loop_start - clock["started"], 3),
         "teardown_seconds": round(now - loop_end, 3),
+        "model_build_seconds": round(stats.build_seconds, 3),
         "phases_seconds": {k: round(v, 3) for k, v in phases.items()},
     }
 

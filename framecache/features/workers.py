@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import math
+import mmap
 import multiprocessing
 import os
 import time
@@ -41,10 +43,11 @@ from framecache.video.decoders import Decoder
 # threads mostly wait (2 threads: 1.6x on a lone 1080p clip, 1.4x through the stage's loader; BENCHMARKS.md
 # "Decoding").
 MAX_DECODER_THREADS = 4
-# Slots per worker: one being filled while the main process empties the others.
-SLOTS_PER_WORKER = 3
-# The slab holds at most this much (bytes), whatever the workers and frame sizes: fewer slots per worker
-# (at least 2) when frames are large.
+# Slots per worker, at most: enough for a worker to decode ahead while the main process builds the model
+# (16 videos of 91 ms each on the 16-core GPU host: ~1.5 s) or stops for a journal checkpoint.
+SLOTS_PER_WORKER = 16
+# The slab holds at most this much (bytes), and at most 1/16 of the machine's memory: fewer slots per worker
+# (at least 2) when frames are large or workers many.
 SLAB_BYTES = 1 << 30
 # How often (s) a worker waiting for a slot checks that the main process is still there.
 PARENT_CHECK_SECONDS = 1.0
@@ -61,6 +64,22 @@ class Decoded:
     error: str | None
     decode_seconds: float
     slot: tuple[int, int] | None = None  # (worker, slot) to hand back
+
+
+def slab_bytes() -> int:
+    try:
+        memory = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):  # not on this platform
+        return SLAB_BYTES
+    return min(SLAB_BYTES, memory // 16)
+
+
+def shared_slab(shape: tuple[int, ...]) -> torch.Tensor:
+    """A uint8 tensor in anonymous shared memory, shared with the processes forked after it: not a file in
+    /dev/shm, so a container's small /dev/shm (Docker's 64 MB) does not limit it. Pages are allocated as the
+    workers first write them."""
+    mapping = mmap.mmap(-1, max(1, math.prod(shape)))  # MAP_SHARED | MAP_ANONYMOUS
+    return torch.frombuffer(mapping, dtype=torch.uint8).view(shape)
 
 
 def decoder_threads(i: int, jobs: int, workers: int, decode_cores: int) -> int:
@@ -108,8 +127,8 @@ class DecodePool:
         self.decode_cores = decode_cores
         crop = decoder.geometry.crop
         slot_bytes = rows * crop * crop * 3
-        per_worker = max(2, min(SLOTS_PER_WORKER, SLAB_BYTES // max(1, workers * slot_bytes)))
-        self.slab = torch.empty((workers, per_worker, rows, crop, crop, 3), dtype=torch.uint8).share_memory_()
+        per_worker = max(2, min(SLOTS_PER_WORKER, slab_bytes() // max(1, workers * slot_bytes)))
+        self.slab = shared_slab((workers, per_worker, rows, crop, crop, 3))
         self.next = ctx.Value("q", 0)  # the next job to take, shared by the workers
         self.current = ctx.Array("q", [-1] * workers, lock=False)  # the job each worker is decoding
         self.conns: list[Connection] = []

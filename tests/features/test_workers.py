@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from framecache.errors import VideoError
+from framecache.features import workers
 from framecache.features.batching import VideoJob
 from framecache.features.embed import decode_source
 from framecache.features.workers import DecodePool
@@ -103,10 +104,11 @@ def test_a_slow_video_holds_back_only_its_own_worker():
     assert order[-1] == 0  # the other worker decoded every other video meanwhile
 
 
-def test_more_videos_than_slots_wait_for_slots_and_keep_their_frames():
+def test_more_videos_than_slots_wait_for_slots_and_keep_their_frames(monkeypatch):
+    monkeypatch.setattr(workers, "SLOTS_PER_WORKER", 2)
     names = [f"v{i}" for i in range(12)]
     pool = DecodePool(jobs(names), FakeDecoder(), 1, 0, 4)
-    assert pool.slab.shape[:2] == (1, 3)  # a handful of slots, reused
+    assert pool.slab.shape[:2] == (1, 2)  # two slots, reused
     try:
         out = drain(pool, pool.release, hold=0.02)
     finally:
@@ -139,3 +141,14 @@ def test_closing_early_stops_the_workers():
     pool.close()
     assert time.perf_counter() - start < 5
     assert not any(proc.is_alive() for proc in pool.procs)
+
+
+def test_the_slab_is_bounded_by_memory_whatever_the_workers(monkeypatch):
+    monkeypatch.setattr(workers, "slab_bytes", lambda: 10 * 8 * 8 * 3 * 4)  # room for 10 slots of 4 frames
+    pool = DecodePool(jobs(["v1"]), FakeDecoder(), 2, 0, 4)
+    pool.close()
+    assert pool.slab.shape[:2] == (2, 5)
+    monkeypatch.setattr(workers, "slab_bytes", lambda: 1)
+    pool = DecodePool(jobs(["v1"]), FakeDecoder(), 2, 0, 4)
+    pool.close()
+    assert pool.slab.shape[:2] == (2, 2)  # never fewer than two a worker
