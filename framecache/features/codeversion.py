@@ -28,6 +28,7 @@ FEATURE_CODE = (
     "video/sampling.py",
     "video/frames.py",
     "video/decoders.py",
+    "video/nvdec.py",
     "backbones/specs.py",
     "backbones/build.py",
     "features/batching.py",
@@ -35,9 +36,11 @@ FEATURE_CODE = (
 )
 # Imported by the modules above without deciding a feature value: errors and messages, where the weights
 # file is (its checksum is a provenance field of its own), devices, names of backbones, the decode workers
-# (they move decoded frames between processes unchanged; the FFmpeg threads they pick give the same frames).
+# and their pool (they move decoded frames between processes unchanged; the FFmpeg threads they pick give the
+# same frames; which decoder a video gets is the provenance's ``decoder``, and a fallback is in its note).
 NOT_FEATURE_CODE = (
     "features/workers.py",
+    "features/pool.py",
     "errors.py",
     "compute.py",
     "backbones/weights.py",

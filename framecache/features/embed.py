@@ -11,6 +11,7 @@ batch is fetched: in the order videos finish decoding, not in job order.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -26,10 +27,13 @@ from framecache.backbones.weights import weights_path, weights_sha256
 from framecache.compute import resolve_device
 from framecache.errors import FramecacheError
 from framecache.features.batching import CUDA_IN_FLIGHT, Batcher, BatchRunner, VideoJob
-from framecache.features.workers import Decoded, DecodePool, decode_inline
+from framecache.features.pool import DecodePool
+from framecache.features.workers import Decoded, decode_inline
 from framecache.video.decode import VideoSample
-from framecache.video.decoders import CpuDecoder, Decoder, max_rows
+from framecache.video.decoders import NVDEC_THREADS, CpuDecoder, Decoder, gpu_decoder, max_rows, resolve_decoder
 from framecache.video.sampling import Sampling
+
+log = logging.getLogger("framecache.predict")
 
 # Frames per forward pass when extract.batch_size is null. CPU: measured for efficientnet_lite0 at 224 px
 # on the 2-core development machine (BENCHMARKS.md, "extract"): small batches keep activations in cache.
@@ -79,14 +83,16 @@ class ExtractStats:
 
 
 def decode_source(
-    jobs: Sequence[VideoJob], decoder: Decoder, workers: int, decode_cores: int
+    jobs: Sequence[VideoJob], decoder: Decoder, workers: int, decode_cores: int, gpu: Decoder | None = None
 ) -> tuple[Iterator[Decoded], Callable[[Decoded], None], Callable[[], None]]:
-    """(decoded videos, release one's frames, stop): ``workers`` decode processes started now (they decode
-    while the caller builds its model), or decoding in this process as videos are asked for."""
+    """(decoded videos, release one's frames, stop): ``workers`` decode processes and, with a ``gpu``
+    decoder, NVDEC threads, started now (they decode while the caller builds its model); or, with neither,
+    decoding in this process as videos are asked for."""
     workers = min(workers, len(jobs))
-    if not workers:
+    if not workers and gpu is None:
         return decode_inline(jobs, decoder, decode_cores), lambda item: None, lambda: None
-    pool = DecodePool(jobs, decoder, workers, decode_cores, max_rows(decoder.sampling))
+    threads = min(NVDEC_THREADS, len(jobs)) if gpu is not None else 0
+    pool = DecodePool(jobs, decoder, workers, decode_cores, max_rows(decoder.sampling), gpu, threads)
     return iter(pool), pool.release, pool.close
 
 
@@ -125,6 +131,8 @@ def extract_samples(
     amp: torch.dtype | None,
     num_workers: int,
     decode_cores: int = 0,
+    decoding: str = "cpu",
+    device: torch.device | None = None,
     progress: bool = False,
     stats: ExtractStats | None = None,
 ) -> Iterator[tuple[VideoJob, VideoSample | None, np.ndarray | None, str | None]]:
@@ -133,15 +141,20 @@ def extract_samples(
 
     ``build`` returns the backbone; it is called once the decoding workers are started, so they fork before
     CUDA is initialised and decode while the model loads. ``decode_cores``: cores the model leaves to decoding
-    (FFmpeg threads for the last videos). ``stats.wall_seconds`` counts the extraction loop, from starting the
+    (FFmpeg threads for the last videos). ``decoding``: ``cpu``, ``nvdec`` (NVDEC threads alone) or
+    ``nvdec+cpu`` (NVDEC threads beside the ``num_workers`` workers), as
+    :func:`~framecache.video.decoders.resolve_decoder` names it, NVDEC on CUDA ``device``.
+    ``stats.wall_seconds`` counts the extraction loop, from starting the
     decode workers to the last features fetched; ``stats.build_seconds`` the part of it spent building the
     model (on CUDA with one warm-up batch), while the workers decode into their slots.
     """
     stats = stats if stats is not None else ExtractStats()
     decoder = CpuDecoder(sampling, preprocessing.geometry())
+    gpu = gpu_decoder(decoding, sampling, preprocessing.geometry(), device)
+    workers = 0 if decoding == "nvdec" else num_workers
     start = time.perf_counter()
     stats.loop_started = stats.loop_started or time.time()
-    source, release, stop = decode_source(jobs, decoder, num_workers, decode_cores)
+    source, release, stop = decode_source(jobs, decoder, workers, decode_cores, gpu)
     try:
         runner = BatchRunner(build(), batch_size, amp)
         runner.warm_up()
@@ -227,6 +240,23 @@ def features_for_videos(
         batch_size=resolve_batch_size(batch_size, dev),
         amp=resolve_amp("auto", dev),
         num_workers=num_workers,
+        decoding=_decoding_like(str(provenance.get("decoder", "cpu")), dev),
+        device=dev,
     ):
         results[job.pos] = (None, error) if error else (feats.astype(dtype).astype(np.float32), None)  # type: ignore[union-attr]
     return results
+
+
+def _decoding_like(recorded: str, device: torch.device) -> str:
+    """How to decode new videos for a store whose videos were decoded ``recorded``: with NVDEC again where it
+    can run here (videos it cannot decode go to the CPU, as in the stage); else on the CPU, with a warning:
+    the frames then differ from the store's by a few levels of 255."""
+    if recorded == "cpu":
+        return "cpu"
+    try:
+        return resolve_decoder("nvdec", device)
+    except FramecacheError as exc:
+        log.warning(
+            "the feature store's videos were decoded by NVDEC (%s); decoding on the CPU here (%s)", recorded, exc
+        )
+        return "cpu"

@@ -26,6 +26,7 @@ from framecache.features.journal import Journal
 from framecache.features.plan import Plan
 from framecache.features.store import VideoFeatures
 from framecache.video.decode import VideoSample
+from framecache.video.decoders import resolve_decoder
 from framecache.video.sampling import Sampling
 
 log = logging.getLogger("framecache.extract")
@@ -35,7 +36,8 @@ log = logging.getLogger("framecache.extract")
 class ComputeSettings:
     """How this process runs the backbone. ``threads``: torch intra-op threads on CPU (None: torch's own);
     ``num_workers``: decoding worker processes (0: decoded in this process, between forward passes);
-    ``decode_cores``: cores the model leaves to decoding (:func:`resolve_decoding`)."""
+    ``decode_cores``: cores the model leaves to decoding (:func:`resolve_decoding`); ``decoder``: which
+    decoders decode (``extract.decoder`` resolved)."""
 
     device: torch.device
     batch_size: int
@@ -43,6 +45,7 @@ class ComputeSettings:
     threads: int | None
     num_workers: int = 0
     decode_cores: int = 0
+    decoder: str = "cpu"  # cpu | nvdec | nvdec+cpu (framecache.video.decoders.resolve_decoder)
 
     @property
     def precision(self) -> str:
@@ -73,6 +76,7 @@ def resolve_compute(extract: Mapping[str, Any], dist: distributed.Context) -> Co
         threads=threads,
         num_workers=workers,
         decode_cores=decode_cores,
+        decoder=resolve_decoder(extract.get("decoder", "auto"), device),
     )
 
 
@@ -158,6 +162,8 @@ def compute_share(
             amp=settings.amp,
             num_workers=settings.num_workers,
             decode_cores=settings.decode_cores,
+            decoding=settings.decoder,
+            device=settings.device,
             progress=progress,
             stats=stats,
         ):

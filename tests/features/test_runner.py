@@ -88,7 +88,7 @@ def test_the_last_videos_get_the_decode_cores_as_ffmpeg_threads():
     from framecache.features.workers import MAX_DECODER_THREADS, decoder_threads
 
     def threads(videos: int, workers: int, decode_cores: int) -> list[int]:
-        return [decoder_threads(i, videos, workers, decode_cores) for i in range(videos)]
+        return [decoder_threads(videos - i, workers, decode_cores) for i in range(videos)]
 
     assert threads(6, 0, 0) == threads(6, 2, 0) == threads(6, 2, 1) == [1] * 6  # no core left: one thread
     assert threads(6, 2, 2) == [1, 1, 1, 1, 1, 2]  # two workers busy until the last video

@@ -1,13 +1,15 @@
-"""The decode workers (framecache.features.workers): every video delivered once, in the order videos finish
+"""The decode pool (framecache.features.pool, .workers): every video delivered once, in the order videos finish
 (a slow one holds back only its own worker), through a few reused shared-memory slots whose frames are never
-overwritten before they are handed back; bad videos and a worker that dies are reported, never dropped.
+overwritten before they are handed back; bad videos and a worker that dies are reported, never dropped; NVDEC
+threads decode beside the workers, and what NVDEC cannot decode is decoded on the CPU with the reason noted.
 
-The decoder is faked at its boundary (``load``): frames are a video's number, so a slot overwritten too early
-or a frame sent to the wrong video shows.
+The decoders are faked at their boundary (``load``): frames are a video's number, so a slot overwritten too
+early or a frame sent to the wrong video shows.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import time
@@ -15,14 +17,16 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
+import torch
 
 from framecache.errors import VideoError
-from framecache.features import workers
+from framecache.features import pool as decode_pool
 from framecache.features.batching import VideoJob
 from framecache.features.embed import decode_source
-from framecache.features.workers import DecodePool
+from framecache.features.pool import GIVE_UP_AFTER, DecodePool
 from framecache.video.decode import VideoSample
 from framecache.video.frames import Geometry
+from framecache.video.nvdec import NvdecRefused
 from framecache.video.sampling import Sampling
 
 SAMPLING, GEOMETRY = Sampling(num_frames=4), Geometry(resize=8, crop=8)
@@ -105,7 +109,7 @@ def test_a_slow_video_holds_back_only_its_own_worker():
 
 
 def test_more_videos_than_slots_wait_for_slots_and_keep_their_frames(monkeypatch):
-    monkeypatch.setattr(workers, "SLOTS_PER_WORKER", 2)
+    monkeypatch.setattr(decode_pool, "SLOTS_PER_WORKER", 2)
     names = [f"v{i}" for i in range(12)]
     pool = DecodePool(jobs(names), FakeDecoder(), 1, 0, 4)
     assert pool.slab.shape[:2] == (1, 2)  # two slots, reused
@@ -144,11 +148,80 @@ def test_closing_early_stops_the_workers():
 
 
 def test_the_slab_is_bounded_by_memory_whatever_the_workers(monkeypatch):
-    monkeypatch.setattr(workers, "slab_bytes", lambda: 10 * 8 * 8 * 3 * 4)  # room for 10 slots of 4 frames
+    monkeypatch.setattr(decode_pool, "slab_bytes", lambda: 10 * 8 * 8 * 3 * 4)  # room for 10 slots of 4 frames
     pool = DecodePool(jobs(["v1"]), FakeDecoder(), 2, 0, 4)
     pool.close()
     assert pool.slab.shape[:2] == (2, 5)
-    monkeypatch.setattr(workers, "slab_bytes", lambda: 1)
+    monkeypatch.setattr(decode_pool, "slab_bytes", lambda: 1)
     pool = DecodePool(jobs(["v1"]), FakeDecoder(), 2, 0, 4)
     pool.close()
     assert pool.slab.shape[:2] == (2, 2)  # never fewer than two a worker
+
+
+@dataclass(frozen=True)
+class FakeGpuDecoder(FakeDecoder):
+    """NVDEC at its boundary: the same frames as a torch tensor, or refused (``refuse`` in the path, or all)."""
+
+    name: str = "nvdec"
+    refuse_all: bool = False
+
+    def load(self, path, threads=1):
+        if self.refuse_all or "refuse" in path:
+            raise NvdecRefused("NVDEC does not decode mpeg4 here")
+        sample = FakeDecoder.load(self, path)
+        sample.decoding = "nvdec"
+        return dataclasses.replace(sample, frames=torch.from_numpy(sample.frames))
+
+
+def notes(pool):
+    """(pos, note) of every video delivered, and the frames checked."""
+    out = []
+    for item in pool:
+        if item.sample is not None:
+            out.append((item.job.pos, item.sample.note, item.sample.decoding))
+        pool.release(item)
+    return out
+
+
+def test_nvdec_threads_decode_beside_the_workers_and_what_nvdec_refuses_goes_to_the_cpu():
+    names = [f"refuse-v{i}" if i % 7 == 3 else f"v{i}" for i in range(40)]
+    pool = DecodePool(jobs(names), FakeDecoder(), 1, 0, 4, gpu=FakeGpuDecoder(), gpu_threads=2)
+    try:
+        out = drain(pool, pool.release)
+    finally:
+        pool.close()
+    assert sorted(pos for pos, _, _ in out) == list(range(40)) and not any(error for _, _, error in out)
+    check_frames(out, names)
+    pool = DecodePool(jobs(names), FakeDecoder(), 1, 0, 4, gpu=FakeGpuDecoder(), gpu_threads=2)
+    try:
+        seen = notes(pool)
+    finally:
+        pool.close()
+    by_nvdec = [pos for pos, _, how in seen if how == "nvdec"]
+    assert by_nvdec and len(by_nvdec) < 40  # both decoded at once
+    noted = {pos for pos, note, _ in seen if note == "decoded on the CPU: NVDEC does not decode mpeg4 here"}
+    assert all("refuse" in names[pos] for pos in noted)
+    assert 38 in noted  # among the first taken from the back by the NVDEC threads
+
+
+def test_beside_workers_nvdec_gives_up_on_a_dataset_it_cannot_decode():
+    names = [f"v{i}" for i in range(60)]
+    pool = DecodePool(jobs(names), FakeDecoder(), 1, 0, 4, gpu=FakeGpuDecoder(refuse_all=True), gpu_threads=2)
+    try:
+        seen = notes(pool)
+    finally:
+        pool.close()
+    assert sorted(pos for pos, _, _ in seen) == list(range(60))
+    noted = [pos for pos, note, _ in seen if note.startswith("decoded on the CPU")]
+    assert GIVE_UP_AFTER <= len(noted) <= GIVE_UP_AFTER + 2  # then the worker decoded the rest
+
+
+def test_nvdec_alone_never_gives_up_and_notes_every_fallback():
+    names = [f"v{i}" for i in range(12)]
+    pool = DecodePool(jobs(names), FakeDecoder(), 0, 0, 4, gpu=FakeGpuDecoder(refuse_all=True), gpu_threads=2)
+    try:
+        out = drain(pool, pool.release)
+    finally:
+        pool.close()
+    assert sorted(pos for pos, _, _ in out) == list(range(12))
+    check_frames(out, names)

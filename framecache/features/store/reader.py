@@ -12,7 +12,7 @@ import h5py
 import numpy as np
 
 from framecache.errors import FramecacheError
-from framecache.features.provenance import PROVENANCE_KEYS, provenance_diff
+from framecache.features.provenance import PROVENANCE_DEFAULTS, PROVENANCE_KEYS, provenance_diff
 from framecache.features.store.schema import FORMAT, JSON_ATTRS, VIDEO_INT, VIDEO_STR, Sequences, VideoFeatures
 
 READ_BLOCK_ROWS = 4096  # rows per read in load(): 20 MiB of float32 at k = 1280
@@ -39,6 +39,7 @@ class FeatureStore:
             self.attrs[key] = value
         self.classes: list[str] = list(self.attrs.get("classes", []))
         self.provenance: dict[str, Any] = {k: self.attrs[k] for k in PROVENANCE_KEYS if k in self.attrs}
+        self.provenance |= {k: self.attrs.get(k, default) for k, default in PROVENANCE_DEFAULTS.items()}
         self._offsets = handle["offsets"][()].astype(np.int64)
         self._ids: list[str] = list(handle["video_id"].asstr()[()])
         self._pos = {vid: i for i, vid in enumerate(self._ids)}
