@@ -110,6 +110,7 @@ def _embedded(
             break
         stats.decode_seconds += item.decode_seconds
         if item.frames is None:
+            release(item)
             yield item, None
             continue
         batcher.add(item, item.frames)

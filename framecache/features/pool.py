@@ -46,6 +46,9 @@ from framecache.video.decoders import Decoder
 # Beside CPU workers, NVDEC threads stop taking videos once they had this many refused, and more than they
 # decoded.
 GIVE_UP_AFTER = 8
+# Videos an NVDEC thread may have decoded and not yet handed over, at most: their frames wait on the GPU.
+GPU_AHEAD = 4
+GPU_SLOT = (-1, -1)  # the slot of an NVDEC thread's video: its permit goes back to the threads
 
 
 class DecodePool:
@@ -140,12 +143,16 @@ class DecodePool:
         yield from decode_inline([self.jobs[i] for i in self.counter.stop()], self.decoder, self.decode_cores)
 
     def release(self, item: Decoded) -> None:
-        """Hand ``item``'s slot back to its worker (its frames are no longer read)."""
-        if item.slot is not None:
-            w, slot = item.slot
-            item.slot, item.frames = None, None
-            with contextlib.suppress(OSError):  # the worker is gone: its slots with it
-                self.conns[w].send_bytes(bytes((slot,)))
+        """Hand ``item``'s slot back to its worker, or its permit to the NVDEC threads (its frames are copied)."""
+        if item.slot is None:
+            return
+        w, slot = item.slot
+        item.slot, item.frames = None, None
+        if w == GPU_SLOT[0] and self.gpu is not None:
+            self.gpu.permits.release()
+            return
+        with contextlib.suppress(OSError):  # the worker is gone: its slots with it
+            self.conns[w].send_bytes(bytes((slot,)))
 
     def close(self) -> None:
         """Stop the workers (those still decoding are stopped: their videos are not wanted any more)."""
@@ -171,6 +178,8 @@ class _GpuThreads:
         self.wake, self._signal = os.pipe()
         self.decoded = self.refused = 0
         self.lock = threading.Lock()
+        self.permits = threading.Semaphore(GPU_AHEAD * threads)
+        self.stopping = False
         self.threads = [threading.Thread(target=self._run, daemon=True, name=f"nvdec-{t}") for t in range(threads)]
         self.running = len(self.threads)
         for thread in self.threads:
@@ -178,10 +187,24 @@ class _GpuThreads:
 
     def _run(self) -> None:
         try:
-            while not self._given_up() and (taken := self.pool.counter.take(back=True)) is not None:
-                self._put(self._decode(self.pool.jobs[taken[0]]))
+            while self._permit():
+                taken = None if self._given_up() else self.pool.counter.take(back=True)
+                if taken is None:
+                    self.permits.release()
+                    return
+                item = self._decode(self.pool.jobs[taken[0]])
+                item.slot = GPU_SLOT
+                self._put(item)
         finally:
             self._put(None)
+
+    def _permit(self) -> bool:
+        """Wait until fewer than GPU_AHEAD * threads decoded videos wait for the main process; False once the
+        pool is closing."""
+        while not self.stopping:
+            if self.permits.acquire(timeout=0.5):
+                return True
+        return False
 
     def _decode(self, job: VideoJob) -> Decoded:
         """``job`` decoded by NVDEC, or on the CPU with NVDEC's reason in its note when NVDEC cannot."""
@@ -227,6 +250,7 @@ class _GpuThreads:
                 yield item
 
     def close(self) -> None:
+        self.stopping = True
         for thread in self.threads:
             thread.join(timeout=30)
         for fd in (self.wake, self._signal):

@@ -225,3 +225,21 @@ def test_nvdec_alone_never_gives_up_and_notes_every_fallback():
         pool.close()
     assert sorted(pos for pos, _, _ in out) == list(range(12))
     check_frames(out, names)
+
+
+def test_nvdec_threads_wait_while_the_frames_they_decoded_are_not_handed_over(monkeypatch):
+    """Frames NVDEC decoded wait on the GPU until the main process takes them: a bounded number."""
+    monkeypatch.setattr(decode_pool, "GPU_AHEAD", 1)
+    names = [f"v{i}" for i in range(12)]
+    pool = DecodePool(jobs(names), FakeDecoder(), 0, 0, 4, gpu=FakeGpuDecoder(), gpu_threads=2)
+    try:
+        source = iter(pool)
+        held = [next(source), next(source)]
+        time.sleep(0.5)
+        assert pool.counter.bounds[1] - pool.counter.bounds[0] == 10  # two taken; the threads wait
+        for item in held:
+            pool.release(item)
+        rest = drain(source, pool.release)
+    finally:
+        pool.close()
+    assert sorted(pos for pos, _, _ in rest) == list(range(10))
