@@ -77,8 +77,9 @@ def run_extract(
     plan = plan_extraction(inputs, out, dist)
     if dist.is_main:
         log.info(
-            "%d videos: %d reused from earlier stores, %d to extract on %s (batch %d, %s)",
+            "%d videos: %d reused from earlier stores, %d to extract on %s (batch %d, %s; decoding: %s)",
             len(inputs), plan.reused, len(plan.to_compute), settings.device, settings.batch_size, settings.precision,
+            settings.decoder,
         )  # fmt: skip
     every = float(extract["checkpoint_seconds"])
     journal = Journal(out, inputs.expect, inputs.classes, every, attrs, prefix=dist.part_prefix)
@@ -150,6 +151,7 @@ def _stage_metrics(
         "precision": settings.precision,
         "batch_size": settings.batch_size,
         "num_workers": settings.num_workers,
+        "decoder": settings.decoder,
         "backbone": extract["backbone"],
         "short_videos": policies.get("keep", 0) + policies.get("repeat", 0),
         "capped_videos": policies.get("capped", 0),
