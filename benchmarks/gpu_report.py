@@ -15,8 +15,9 @@ def _verdict(value: float, goal: float, more_is_better: bool = True) -> str:
     return "met" if met else "missed"
 
 
-def render_proxy(runs: list[tuple[str, dict[str, Any]]], command: str) -> str:
-    """The proxy's table: one row per (label, result), e.g. the code before and after a change."""
+def render_proxy(runs: list[tuple[str, dict[str, Any]]], command: str, note: str = "") -> str:
+    """The proxy's table: one row per (label, result), e.g. the code before and after a change; ``note``: what
+    follows the table."""
     out = [
         "## GPU feeding, CPU proxy: the stage's loader against the decoder's limit",
         "",
@@ -43,7 +44,7 @@ def render_proxy(runs: list[tuple[str, dict[str, Any]]], command: str) -> str:
             f"| {r['pipeline_fps']:.0f} | **{r['ratio']:.2f}** ({per_round}) | **{r['main_cpu_ms_per_video']:.2f}** "
             f"| {r['load_average'][0]:.1f} → {r['load_average'][1]:.1f} |"
         )
-    return "\n".join(out) + "\n"
+    return "\n".join([*out, *(["", note] if note else [])]) + "\n"
 
 
 def _stage_rows(stage: list[dict], limits: dict[int, float], label: str) -> list[str]:
