@@ -177,9 +177,10 @@ def tail_study(args: argparse.Namespace, path: Path) -> list[dict]:
     as on a GPU host where the model leaves the CPU to the decoders. Seconds until every sample is decoded."""
     from framecache.backbones.specs import preprocessing_for
     from framecache.features.batching import VideoJob
-    from framecache.features.embed import _loader
+    from framecache.features.embed import decode_source
+    from framecache.video.decoders import CpuDecoder
 
-    preprocessing, sampling = preprocessing_for("efficientnet_lite0"), Sampling(num_frames=args.num_frames)
+    decoder = CpuDecoder(Sampling(num_frames=args.num_frames), preprocessing_for("efficientnet_lite0").geometry())
     cores, rows = os.cpu_count() or 1, []
     for videos in (1, 3):
         jobs = [VideoJob(pos=i, path=str(path)) for i in range(videos)]
@@ -187,9 +188,14 @@ def tail_study(args: argparse.Namespace, path: Path) -> list[dict]:
             runs = []
             for _ in range(3):
                 t0 = time.perf_counter()
-                items = list(_loader(jobs, preprocessing, sampling, 2, decode_cores))
+                source, release, stop = decode_source(jobs, decoder, 2, decode_cores)
+                errors = []
+                for item in source:
+                    errors.append(item.error)
+                    release(item)
+                stop()
                 runs.append(time.perf_counter() - t0)
-                assert not any(item["error"] for item in items)
+                assert not any(errors)
             rows.append({"videos": videos, "decode_cores": decode_cores, "seconds": min(runs), "runs": runs})
             print(json.dumps(rows[-1]), flush=True)
     return rows
@@ -215,7 +221,7 @@ def bare_only(threads: int, batch: int, frames: int) -> float:
     import torch
 
     from benchmarks.extract import bare_model
-    from framecache.features import build
+    from framecache.backbones import build
 
     torch.set_num_threads(threads)
     bb = build.build_backbone("efficientnet_lite0", device=torch.device("cpu"))
@@ -485,7 +491,7 @@ def _thread_lines(rows: list[dict]) -> list[str]:
 
 def _tail_lines(rows: list[dict]) -> list[str]:
     out = [
-        "The stage's rule (`DecodeDataset.threads`): the cores the model leaves to decoding are split between the "
+        "The stage's rule (`workers.decoder_threads`): the cores the model leaves to decoding are split between the "
         "videos still being decoded, one thread per worker while every worker is busy, more for the last videos. "
         "On CPU under `processes: auto` the model leaves none, so nothing changes there; on a GPU host it leaves "
         "all but one. Measured here with the stage's own loader (2 decode workers, no model, as on a GPU host) on "

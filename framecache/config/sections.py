@@ -119,7 +119,16 @@ class Extract(Settings):
         description="decoding worker processes per extraction process (0 decodes between forward passes, in the "
         "process itself); `auto`: on CPU 0 beside single-thread models that fill the cores (as `processes: auto` "
         "runs them), 1 beside a multi-threaded model, one per core the model leaves (at most 8); on CUDA one per "
-        "core but one, 2 to 8 (not yet measured on a GPU)",
+        "core but one (the process feeding the GPU keeps that one): a GPU outruns the decoders, so every core "
+        "decoding counts",
+    )
+    decoder: Literal["auto", "cpu", "nvdec"] = Field(
+        "auto",
+        description="which decoder decodes the videos: `cpu` (FFmpeg, in the decode workers); `nvdec` (the GPU's "
+        "video decoder through PyNvVideoCodec, the optional extra `nvdec`; a video it cannot decode is decoded on "
+        "the CPU, with the reason in the store's per-video note); `auto`: NVDEC beside the CPU workers, both "
+        "decoding at once, on a CUDA host where PyNvVideoCodec is installed, else the CPU. NVDEC's frames differ "
+        "from the CPU's by a few levels, so a store extracted by another decoder counts as stale",
     )
     amp: Literal["auto", "off", "fp16", "bf16"] = Field(
         "auto", description="mixed precision on CUDA (CPU always runs fp32)"

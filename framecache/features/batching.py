@@ -1,36 +1,37 @@
-"""Batching for extraction: videos decoded in DataLoader workers, their frames cut into fixed-size batches
-across video boundaries, and the backbone run on each batch.
+"""Batching for extraction: the frames of decoded videos cut into fixed-size batches across video boundaries,
+in the order the videos arrive, and the backbone run on each batch.
 
-Decoding runs in worker processes (:class:`DecodeDataset`, one item per video, never raising for a bad one):
-:func:`framecache.video.decode.load_sample` keeps only the sampled frames, already resized and cropped. The
-main process cuts the stream of frames into batches (:func:`batched_features`) and runs the model
-(:class:`BatchRunner`): fp32 channels_last on CPU; AMP (bf16 where supported, else fp16), channels_last,
-pinned staging buffers and non-blocking copies on CUDA, with the next batch launched before the previous
-one's features are fetched. After a full batch, the last one is padded to the full batch size, so every
-forward pass has the same shape and a frame's features never depend on which frames shared its batch (on
-CPU they are bitwise identical). Frames that do not fill one batch run as one batch of just their size:
-padding then would only allocate memory the data never needs (a batch size of 512 for a few videos).
+A video's frames are copied into the batch being filled as soon as it arrives (:class:`Batcher`), so the
+memory they came in (a decode worker's shared-memory slot) is free again at once; a full batch is launched
+on the model (:class:`BatchRunner`): fp32 channels_last on CPU; on CUDA AMP (bf16 where supported, else
+fp16), channels_last, pinned host batches copied without blocking, and the features copied back without
+blocking either — the main process waits only for a batch launched :data:`CUDA_IN_FLIGHT` batches earlier,
+never for the GPU to run dry. Frames already on the GPU (decoded there) are copied into the batch on the
+device.
+
+After a full batch, the last one is padded to the full batch size, so every forward pass has the same shape
+and a frame's features never depend on which frames shared its batch (on CPU they are bitwise identical,
+whatever order the videos arrive in). Frames that do not fill one batch run as one batch of just their
+size: padding then would only allocate memory the data never needs (a batch size of 512 for a few videos).
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
 
 from framecache.backbones.build import Backbone
-from framecache.errors import VideoError
-from framecache.video.decode import load_sample
-from framecache.video.frames import Geometry
-from framecache.video.sampling import Sampling
+
+# Batches launched on CUDA whose features are not fetched yet, at most: the GPU always has the next batch
+# queued while the main process fills another.
+CUDA_IN_FLIGHT = 2
 
 
 @dataclass(frozen=True)
@@ -39,84 +40,18 @@ class VideoJob:
     path: str
 
 
-# FFmpeg frame threads per video at most: a seek restarts the threads' pipeline, so with 16 samples more
-# threads mostly wait (2 threads: 1.6x on a lone 1080p clip, 1.4x through the stage's loader; BENCHMARKS.md
-# "Decoding").
-MAX_DECODER_THREADS = 4
-
-
-class DecodeDataset(Dataset):
-    """Item i: the decoded sample of video i, or the reason it failed. Never raises for a bad video.
-
-    ``workers`` decode at once (0: the caller's process), with ``decode_cores`` cores left to them by the model:
-    each video gets its share of those cores as FFmpeg threads — one per worker while every worker is busy,
-    more for the last videos (fewer left than workers: the end of a run, or a share smaller than the workers).
-    """
-
-    def __init__(
-        self, jobs: Sequence[VideoJob], sampling: Sampling, geometry: Geometry, workers: int = 0, decode_cores: int = 0
-    ):
-        self.jobs = list(jobs)
-        self.sampling = sampling
-        self.geometry = geometry
-        self.workers = workers
-        self.decode_cores = decode_cores
-
-    def __len__(self) -> int:
-        return len(self.jobs)
-
-    def threads(self, i: int) -> int:
-        """FFmpeg threads for video i: the decode cores split between the videos still to decode, at most one
-        per worker (items go to the workers in order, so from video i on, ``len - i`` are left)."""
-        at_once = max(1, min(self.workers, len(self.jobs) - i))
-        return max(1, min(MAX_DECODER_THREADS, self.decode_cores // at_once))
-
-    def __getitem__(self, i: int) -> dict[str, Any]:
-        job = self.jobs[i]
-        start = time.perf_counter()
-        try:
-            sample = load_sample(job.path, self.sampling, self.geometry, threads=self.threads(i))
-        except VideoError as exc:
-            return {"pos": job.pos, "error": exc.reason, "decode_seconds": time.perf_counter() - start}
-        except Exception as exc:  # a decoder bug on one odd file must not stop a long extraction
-            reason = f"unexpected {type(exc).__name__} while decoding: {exc}"
-            return {"pos": job.pos, "error": reason, "decode_seconds": time.perf_counter() - start}
-        return {
-            "pos": job.pos,
-            "error": None,
-            # a tensor travels between processes through shared memory instead of being pickled
-            "frames": torch.from_numpy(sample.frames),
-            "sample": dataclasses.replace(sample, frames=np.zeros((0,), np.uint8)),
-            "decode_seconds": time.perf_counter() - start,
-        }
-
-
-def identity(item: Any) -> Any:
-    """The DataLoader's collate function: items travel one by one, as the dataset made them."""
-    return item
-
-
-# --------------------------------------------------------------------------------------------------------
-# The model side: fixed-shape batches across videos
-
-
 @dataclass
-class _Pending:
-    item: dict[str, Any]
-    out: np.ndarray | None = None  # (n_distinct, k) float32
-    done: int = 0
+class _Flight:
+    """A launched batch: its features (on CUDA being copied into pinned memory until ``done``), and which rows
+    belong to which video: (video, its first row, batch row, rows)."""
 
-    @property
-    def rows(self) -> int:
-        return 0 if self.item["error"] else len(self.item["frames"])
-
-    @property
-    def complete(self) -> bool:
-        return self.done >= self.rows
+    feats: torch.Tensor
+    done: Any
+    segments: list[tuple[_Pending, int, int, int]]
 
 
 class BatchRunner:
-    """Runs a backbone on fixed-size uint8 frame batches; on CUDA one batch stays in flight."""
+    """Runs a backbone on fixed-size uint8 frame batches, filled in place by :meth:`put`."""
 
     def __init__(self, backbone: Backbone, batch_size: int, amp: torch.dtype | None):
         self.backbone = backbone
@@ -124,130 +59,142 @@ class BatchRunner:
         self.amp = amp
         self.device = backbone.device
         self.model_seconds = 0.0
-        self._cuda = self.device.type == "cuda"
-        if self._cuda:
+        self.cuda = self.device.type == "cuda"
+        if self.cuda:
             torch.backends.cudnn.benchmark = True  # every batch has the same shape: tune once, reuse
-        self._staging: list[torch.Tensor] = []
-        self._turn = 0
+        self._batch: torch.Tensor | None = None
+        self._on_device: list[tuple[torch.Tensor, int]] = []  # frames decoded on the GPU: (frames, batch row)
 
-    def _stage(self, frames: torch.Tensor) -> torch.Tensor:
-        if not self._cuda:
-            return frames
-        if not self._staging:
-            # two pinned buffers: one can be filled while the other's copy to the GPU is in flight
-            self._staging = [torch.empty(frames.shape, dtype=torch.uint8).pin_memory() for _ in range(2)]
-        buf = self._staging[self._turn]
-        self._turn ^= 1
-        buf.copy_(frames)
-        return buf.to(self.device, non_blocking=True)
+    def _host_batch(self) -> torch.Tensor:
+        if self._batch is None:
+            crop = self.backbone.preprocessing.crop
+            # on CPU one buffer, reused (the forward pass is over when the next batch is filled); on CUDA one
+            # per batch from torch's pinned-memory cache, which hands a buffer out again only once the copy
+            # launched from it has completed
+            self._batch = torch.empty((self.batch_size, crop, crop, 3), dtype=torch.uint8, pin_memory=self.cuda)
+        return self._batch
 
-    def launch(self, frames: torch.Tensor) -> torch.Tensor:
-        """Start the forward pass of one full batch ``(B, H, W, 3)`` uint8; returns the features handle."""
+    def warm_up(self) -> None:
+        """On CUDA, one batch of zeros through the model: cuDNN picks its kernels for the batch shape and CUDA
+        loads them before the first video's frames arrive (nothing to do on CPU)."""
+        if self.cuda:
+            self.collect(*self.launch(0, self.batch_size))
+            self.model_seconds = 0.0
+
+    def put(self, frames: torch.Tensor, row: int) -> None:
+        """Copy ``frames`` ``(n, H, W, 3)`` uint8 into the batch being filled, from batch row ``row``."""
+        if frames.device.type == "cpu":
+            self._host_batch()[row : row + len(frames)].copy_(frames)
+        else:
+            self._on_device.append((frames, row))
+
+    def launch(self, rows: int, shape: int) -> tuple[torch.Tensor, Any]:
+        """Run the model on the batch's first ``shape`` rows (``rows`` filled, the rest zeros); returns
+        (features of the filled rows, a CUDA event marking them copied to the host, or None)."""
         start = time.perf_counter()
-        x = self._stage(frames)
+        batch = self._host_batch()
+        if self.cuda:
+            self._batch = None  # the next batch is filled while this one is being copied to the GPU
+        if shape > rows:
+            batch[rows:shape].zero_()
+        x = batch[:shape]
+        if self.cuda:
+            x = x.to(self.device, non_blocking=True)
+            for frames, row in self._on_device:
+                x[row : row + len(frames)].copy_(frames)
+            self._on_device = []
         autocast = (
             torch.autocast(device_type="cuda", dtype=self.amp) if self.amp is not None else contextlib.nullcontext()
         )
         with torch.inference_mode(), autocast:
             feats = self.backbone.model(self.backbone.normalize(x))
-        out = feats.float()
+        out, done = feats[:rows].float(), None
+        if self.cuda:
+            host = torch.empty(out.shape, dtype=torch.float32, pin_memory=True)
+            out, done = host.copy_(out, non_blocking=True), torch.cuda.Event()
+            done.record()
         self.model_seconds += time.perf_counter() - start
-        return out
+        return out, done
 
-    def collect(self, handle: torch.Tensor, n: int) -> np.ndarray:
+    def collect(self, feats: torch.Tensor, done: Any) -> np.ndarray:
         start = time.perf_counter()
-        result = handle[:n].cpu().numpy()
+        if done is not None:
+            done.synchronize()  # this batch's copy only: the batches launched after it keep running
+        result = feats.numpy()
         self.model_seconds += time.perf_counter() - start
         return result
 
 
-class _Batcher:
-    """Cuts the frames of the videos added to it into full batches in arrival order; one batch stays in
-    flight (launched, its features not yet fetched) while the next is cut."""
+@dataclass
+class _Pending:
+    key: Any
+    rows: int
+    out: np.ndarray | None = None  # (rows, k) float32
+    done: int = 0
 
-    def __init__(self, runner: BatchRunner):
-        self.runner = runner
-        self.staged: deque[_Pending] = deque()  # videos with frames not yet in a batch
-        self.staged_offset = 0  # rows of staged[0] already batched
-        self.staged_rows = 0
-        self.in_flight: tuple[torch.Tensor, list[tuple[_Pending, int, int]], int] | None = None
-        self.full_shape_run = False  # a full batch ran: pad the last one to its shape
 
-    def add(self, pending: _Pending) -> None:
-        if pending.rows:
-            self.staged.append(pending)
-            self.staged_rows += pending.rows
-        while self.staged_rows >= self.runner.batch_size:
-            self._next_batch(final=False)
+@dataclass
+class Batcher:
+    """Copies the frames of each video added into the batch being filled; launches each full batch; keeps up
+    to ``in_flight`` launched batches unfetched (CUDA) and lists the videos whose features are complete."""
+
+    runner: BatchRunner
+    in_flight: int = 0
+    completed: deque[tuple[Any, np.ndarray]] = field(default_factory=deque)
+    _filled: int = 0
+    _segments: list[tuple[_Pending, int, int, int]] = field(default_factory=list)
+    _flights: deque[_Flight] = field(default_factory=deque)
+    _full_shape_run: bool = False  # a full batch ran: pad the last one to its shape
+
+    def add(self, key: Any, frames: torch.Tensor) -> None:
+        """Copy ``frames`` into batches now (the caller may reuse their memory on return)."""
+        video, size, lo = _Pending(key, len(frames)), self.runner.batch_size, 0
+        while lo < video.rows:
+            take = min(size - self._filled, video.rows - lo)
+            self.runner.put(frames[lo : lo + take], self._filled)
+            self._segments.append((video, lo, self._filled, take))
+            self._filled += take
+            lo += take
+            if self._filled == size:
+                self._full_shape_run = True
+                self._launch(size)
 
     def drain(self) -> None:
-        """Run the remaining frames (the last batch padded) and fetch every result."""
-        while self.staged_rows > 0:
-            self._next_batch(final=self.staged_rows <= self.runner.batch_size)
-        if self.in_flight is not None:
-            self._finish(self.in_flight)
+        """Run the last, partly filled batch (padded to the full shape after a full batch) and fetch every
+        result."""
+        if self._filled:
+            self._launch(self.runner.batch_size if self._full_shape_run else self._filled)
+        while self._flights:
+            self._finish(self._flights.popleft())
 
-    def _cut(self) -> tuple[torch.Tensor, list[tuple[_Pending, int, int]], int]:
-        """The next batch: (frames, (video, its first row, batch row) per video in it, real rows)."""
-        bsz = self.runner.batch_size
-        parts, segments, rows = [], [], 0
-        while self.staged and rows < bsz:
-            job = self.staged[0]
-            take = min(bsz - rows, job.rows - self.staged_offset)
-            parts.append(job.item["frames"][self.staged_offset : self.staged_offset + take])
-            segments.append((job, self.staged_offset, rows))
-            rows += take
-            self.staged_offset += take
-            if self.staged_offset == job.rows:
-                self.staged.popleft()
-                self.staged_offset = 0
-        self.staged_rows -= rows
-        batch = torch.cat(parts) if len(parts) > 1 else parts[0]
-        self.full_shape_run |= rows == bsz
-        if rows < bsz and self.full_shape_run:
-            # pad: the same batch shape for every pass, so results never depend on batch composition
-            pad = torch.zeros((bsz - rows, *batch.shape[1:]), dtype=batch.dtype)
-            batch = torch.cat([batch, pad])
-        return batch, segments, rows
+    def _launch(self, shape: int) -> None:
+        feats, done = self.runner.launch(self._filled, shape)
+        self._flights.append(_Flight(feats, done, self._segments))
+        self._filled, self._segments = 0, []
+        while len(self._flights) > self.in_flight:
+            self._finish(self._flights.popleft())
 
-    def _next_batch(self, final: bool) -> None:
-        batch, segments, rows = self._cut()
-        handle = self.runner.launch(batch)
-        previous, self.in_flight = self.in_flight, (handle, segments, rows)
-        if previous is not None:
-            self._finish(previous)
-        if final:
-            self._finish(self.in_flight)
-            self.in_flight = None
-
-    def _finish(self, flight: tuple[torch.Tensor, list[tuple[_Pending, int, int]], int]) -> None:
-        handle, segments, rows = flight
-        feats = self.runner.collect(handle, rows)
-        k = self.runner.backbone.k
-        for idx, (job, job_lo, batch_lo) in enumerate(segments):
-            batch_hi = segments[idx + 1][2] if idx + 1 < len(segments) else rows
-            n = batch_hi - batch_lo
-            if job.out is None:
-                job.out = np.empty((job.rows, k), dtype=np.float32)
-            job.out[job_lo : job_lo + n] = feats[batch_lo:batch_hi]
-            job.done += n
+    def _finish(self, flight: _Flight) -> None:
+        feats = self.runner.collect(flight.feats, flight.done)
+        for video, lo, row, n in flight.segments:
+            if video.out is None:
+                video.out = np.empty((video.rows, feats.shape[1]), dtype=np.float32)
+            video.out[lo : lo + n] = feats[row : row + n]
+            video.done += n
+            if video.done == video.rows:
+                self.completed.append((video.key, video.out))
 
 
 def batched_features(
-    items: Iterable[dict[str, Any]], runner: BatchRunner
-) -> Iterator[tuple[dict[str, Any], np.ndarray | None]]:
-    """Yield (item, features of its distinct frames) in input order; frames from consecutive videos share
-    batches. Failed items pass through with None."""
-    batcher = _Batcher(runner)
-    order: deque[_Pending] = deque()
-    for item in items:
-        pending = _Pending(item)
-        order.append(pending)
-        batcher.add(pending)
-        while order and order[0].complete:
-            done = order.popleft()
-            yield done.item, done.out
+    videos: Iterable[tuple[Any, torch.Tensor]], runner: BatchRunner
+) -> Iterator[tuple[Any, np.ndarray]]:
+    """(key, features of its frames) for each (key, frames) of ``videos``, as each video's last batch is
+    fetched; frames of consecutive videos share batches."""
+    batcher = Batcher(runner, CUDA_IN_FLIGHT if runner.cuda else 0)
+    for key, frames in videos:
+        batcher.add(key, frames)
+        while batcher.completed:
+            yield batcher.completed.popleft()
     batcher.drain()
-    while order:
-        done = order.popleft()
-        yield done.item, done.out
+    while batcher.completed:
+        yield batcher.completed.popleft()

@@ -1,6 +1,6 @@
 """The version of the code that defines the features, derived from that code itself: a hash of the source of
 the modules that decide which frames are decoded and how they become a backbone's input and output —
-container demuxing, seeking, decoding, sampling, frame geometry, the backbone registry with its
+container demuxing, seeking, decoding, the decoders' choice, sampling, frame geometry, the backbone registry with its
 preprocessing, the backbone build, and the batching and embedding around the forward pass.
 
 It is recorded in a store's provenance (``extractor_version``), so a store built by other code is stale by
@@ -27,14 +27,20 @@ FEATURE_CODE = (
     "video/decode.py",
     "video/sampling.py",
     "video/frames.py",
+    "video/decoders.py",
+    "video/nvdec.py",
     "backbones/specs.py",
     "backbones/build.py",
     "features/batching.py",
     "features/embed.py",
 )
 # Imported by the modules above without deciding a feature value: errors and messages, where the weights
-# file is (its checksum is a provenance field of its own), devices, names of backbones.
+# file is (its checksum is a provenance field of its own), devices, names of backbones, the decode workers
+# and their pool (they move decoded frames between processes unchanged; the FFmpeg threads they pick give the
+# same frames; which decoder a video gets is the provenance's ``decoder``, and a fallback is in its note).
 NOT_FEATURE_CODE = (
+    "features/workers.py",
+    "features/pool.py",
     "errors.py",
     "compute.py",
     "backbones/weights.py",

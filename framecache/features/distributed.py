@@ -217,11 +217,12 @@ def torchrun_command(module: str, argv: Sequence[str], processes: int) -> list[s
     ]  # fmt: skip
 
 
-def relaunch(module: str, argv: Sequence[str], processes: int) -> int:
-    """Run ``python -m module argv`` as ``processes`` ranks on this machine; returns torchrun's exit status."""
+def relaunch(module: str, argv: Sequence[str], processes: int, env: Mapping[str, str] | None = None) -> int:
+    """Run ``python -m module argv`` as ``processes`` ranks on this machine, with ``env`` added to the
+    environment; returns torchrun's exit status."""
     cmd = torchrun_command(module, argv, processes)
     log.info("starting %d processes: %s", processes, " ".join(cmd))
-    return subprocess.run(cmd, check=False).returncode
+    return subprocess.run(cmd, check=False, env={**os.environ, **(env or {})}).returncode
 
 
 __all__ = [

@@ -1,10 +1,11 @@
 """Embedding videos with a backbone: decode the sampled frames of each video and turn them into a (T, k)
-feature sequence, in order — the core that the extract stage runs on its share of the videos and that
-predict runs on new files (:func:`features_for_videos`, the same features a store holds).
+feature sequence — the core that the extract stage runs on its share of the videos and that predict runs on
+new files (:func:`features_for_videos`, the same features a store holds).
 
-``extract_samples`` starts the decoding workers before it builds the model, so they fork before CUDA is
-initialised and decode while the model loads; see :mod:`framecache.features.batching` for how frames are
-batched.
+``extract_samples`` starts the decode workers (:mod:`framecache.features.workers`) before it builds the model,
+so they fork before CUDA is initialised and decode while the model loads; each video's frames go into a batch
+(:mod:`framecache.features.batching`) as soon as it is decoded, and its features come out as soon as its last
+batch is fetched: in the order videos finish decoding, not in job order.
 """
 
 from __future__ import annotations
@@ -19,16 +20,18 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
 
 from framecache.backbones.build import Backbone, build_backbone
 from framecache.backbones.specs import Preprocessing
 from framecache.backbones.weights import weights_path, weights_sha256
 from framecache.compute import resolve_device
 from framecache.errors import FramecacheError
-from framecache.features.batching import BatchRunner, DecodeDataset, VideoJob, batched_features, identity
+from framecache.features.batching import CUDA_IN_FLIGHT, Batcher, BatchRunner, VideoJob
+from framecache.features.pool import DecodePool
 from framecache.features.precision import compute_label, matching_amp, precision_warning
+from framecache.features.workers import Decoded, decode_inline
 from framecache.video.decode import VideoSample
+from framecache.video.decoders import NVDEC_THREADS, CpuDecoder, Decoder, gpu_decoder, max_rows, resolve_decoder
 from framecache.video.sampling import Sampling
 
 log = logging.getLogger("framecache.features")
@@ -61,7 +64,10 @@ class ExtractStats:
     decode_seconds: float = 0.0
     model_seconds: float = 0.0
     loader_wait_seconds: float = 0.0
-    wall_seconds: float = 0.0
+    wall_seconds: float = 0.0  # the extraction loop: from starting the decode workers to the last features
+    build_seconds: float = 0.0  # the model's build (and warm-up) in it, while the workers decode
+    loop_started: float = 0.0  # when the loop started and ended, in seconds since the epoch (0: no loop)
+    loop_ended: float = 0.0
 
     def add(self, other: ExtractStats) -> None:
         """Fold another rank's counters in: times of ranks running side by side add up, wall time does not."""
@@ -71,34 +77,50 @@ class ExtractStats:
         self.model_seconds += other.model_seconds
         self.loader_wait_seconds += other.loader_wait_seconds
         self.wall_seconds = max(self.wall_seconds, other.wall_seconds)
+        self.build_seconds = max(self.build_seconds, other.build_seconds)
+        starts = [t for t in (self.loop_started, other.loop_started) if t]
+        self.loop_started = min(starts, default=0.0)
+        self.loop_ended = max(self.loop_ended, other.loop_ended)
 
 
-def _loader(
-    jobs: Sequence[VideoJob], preprocessing: Preprocessing, sampling: Sampling, workers: int, decode_cores: int
-) -> DataLoader:
+def decode_source(
+    jobs: Sequence[VideoJob], decoder: Decoder, workers: int, decode_cores: int, gpu: Decoder | None = None
+) -> tuple[Iterator[Decoded], Callable[[Decoded], None], Callable[[], None]]:
+    """(decoded videos, release one's frames, stop): ``workers`` decode processes and, with a ``gpu``
+    decoder, NVDEC threads, started now (they decode while the caller builds its model); or, with neither,
+    decoding in this process as videos are asked for."""
     workers = min(workers, len(jobs))
-    dataset = DecodeDataset(jobs, sampling, preprocessing.geometry(), workers=workers, decode_cores=decode_cores)
-    return DataLoader(
-        dataset,
-        batch_size=None,
-        shuffle=False,
-        num_workers=workers,
-        collate_fn=identity,
-        prefetch_factor=4 if workers else None,
-    )
+    if not workers and gpu is None:
+        return decode_inline(jobs, decoder, decode_cores), lambda item: None, lambda: None
+    threads = min(NVDEC_THREADS, len(jobs)) if gpu is not None else 0
+    pool = DecodePool(jobs, decoder, workers, decode_cores, max_rows(decoder.sampling), gpu, threads)
+    return iter(pool), pool.release, pool.close
 
 
-def _timed(source: Iterator[dict[str, Any]], stats: ExtractStats) -> Iterator[dict[str, Any]]:
-    """The loader's items, counting the time spent waiting for them and the workers' decode time."""
+def _embedded(
+    source: Iterator[Decoded], release: Callable[[Decoded], None], runner: BatchRunner, stats: ExtractStats
+) -> Iterator[tuple[Decoded, np.ndarray | None]]:
+    """(decoded video, features of its distinct frames, or None when it failed) as each is complete; every
+    video's frames are copied into batches (and its slot released) as soon as it arrives."""
+    batcher = Batcher(runner, CUDA_IN_FLIGHT if runner.cuda else 0)
     while True:
-        t = time.perf_counter()
-        try:
-            item = next(source)
-        except StopIteration:
-            return
-        stats.loader_wait_seconds += time.perf_counter() - t
-        stats.decode_seconds += item["decode_seconds"]
-        yield item
+        wait = time.perf_counter()
+        item = next(source, None)
+        stats.loader_wait_seconds += time.perf_counter() - wait
+        if item is None:
+            break
+        stats.decode_seconds += item.decode_seconds
+        if item.frames is None:
+            release(item)
+            yield item, None
+            continue
+        batcher.add(item, item.frames)
+        release(item)
+        while batcher.completed:
+            yield batcher.completed.popleft()
+    batcher.drain()
+    while batcher.completed:
+        yield batcher.completed.popleft()
 
 
 def extract_samples(
@@ -111,48 +133,73 @@ def extract_samples(
     amp: torch.dtype | None,
     num_workers: int,
     decode_cores: int = 0,
+    decoding: str = "cpu",
+    device: torch.device | None = None,
     progress: bool = False,
     stats: ExtractStats | None = None,
 ) -> Iterator[tuple[VideoJob, VideoSample | None, np.ndarray | None, str | None]]:
     """Decode and embed ``jobs``; yields (job, sample without pixels, (T, k) float32 features, failure)
-    in job order.
+    as each video is done — not in job order: with decode workers, in the order they finish.
 
     ``build`` returns the backbone; it is called once the decoding workers are started, so they fork before
     CUDA is initialised and decode while the model loads. ``decode_cores``: cores the model leaves to decoding
-    (FFmpeg threads for the last videos).
+    (FFmpeg threads for the last videos). ``decoding``: ``cpu``, ``nvdec`` (NVDEC threads alone) or
+    ``nvdec+cpu`` (NVDEC threads beside the ``num_workers`` workers), as
+    :func:`~framecache.video.decoders.resolve_decoder` names it, NVDEC on CUDA ``device``.
+    ``stats.wall_seconds`` counts the extraction loop, from starting the
+    decode workers to the last features fetched; ``stats.build_seconds`` the part of it spent building the
+    model (on CUDA with one warm-up batch), while the workers decode into their slots.
     """
     stats = stats if stats is not None else ExtractStats()
-    loader = _loader(jobs, preprocessing, sampling, num_workers, decode_cores)
+    decoder = CpuDecoder(sampling, preprocessing.geometry())
+    gpu = gpu_decoder(decoding, sampling, preprocessing.geometry(), device)
+    workers = 0 if decoding == "nvdec" else num_workers
     start = time.perf_counter()
-    it = iter(loader)  # forks the workers: before CUDA is touched by building the model
-    backbone = build()
-    runner = BatchRunner(backbone, batch_size, amp)
-    by_pos = {job.pos: job for job in jobs}
+    stats.loop_started = stats.loop_started or time.time()
+    source, release, stop = decode_source(jobs, decoder, workers, decode_cores, gpu)
+    try:
+        runner = BatchRunner(build(), batch_size, amp)
+        runner.warm_up()
+        stats.build_seconds += time.perf_counter() - start
+        results = _embedded(source, release, runner, stats)
+        yield from _progress(results, runner, len(jobs), progress, stats, start)
+    finally:
+        stop()
+
+
+def _progress(
+    done: Iterator[tuple[Decoded, np.ndarray | None]],
+    runner: BatchRunner,
+    total: int,
+    show: bool,
+    stats: ExtractStats,
+    start: float,
+) -> Iterator[tuple[VideoJob, VideoSample | None, np.ndarray | None, str | None]]:
+    """The extraction loop's results, counted (and shown on a progress bar); the loop began at ``start``."""
     bar = None
-    if progress:
+    if show:
         from tqdm import tqdm
 
-        bar = tqdm(total=len(jobs), unit="video", desc=f"extract {backbone.name}", mininterval=1.0)
+        bar = tqdm(total=total, unit="video", desc=f"extract {runner.backbone.name}", mininterval=1.0)
     try:
-        for item, feats in batched_features(_timed(it, stats), runner):
-            job = by_pos[item["pos"]]
+        for item, feats in done:
             stats.videos += 1
-            if item["error"]:
-                yield job, None, None, item["error"]
+            if feats is None:
+                yield item.job, None, None, item.error
             else:
-                sample: VideoSample = item["sample"]
-                stats.frames += len(feats)  # type: ignore[arg-type]
-                yield job, sample, feats[sample.rows], None  # type: ignore[index]
+                stats.frames += len(feats)
+                yield item.job, item.sample, feats[item.sample.rows], None  # type: ignore[union-attr]
             if bar is not None:
                 bar.update(1)
-                elapsed = time.perf_counter() - start
-                bar.set_postfix_str(f"{stats.frames / max(elapsed, 1e-9):.1f} frames/s", refresh=False)
+                bar.set_postfix_str(
+                    f"{stats.frames / max(time.perf_counter() - start, 1e-9):.1f} frames/s", refresh=False
+                )
     finally:
         if bar is not None:
             bar.close()
         stats.model_seconds += runner.model_seconds
         stats.wall_seconds += time.perf_counter() - start
-        del it
+        stats.loop_ended = time.time()
 
 
 def features_for_videos(
@@ -207,6 +254,23 @@ def features_for_videos(
         batch_size=resolve_batch_size(batch_size, dev),
         amp=amp,
         num_workers=num_workers,
+        decoding=_decoding_like(str(provenance.get("decoder", "cpu")), dev),
+        device=dev,
     ):
         results[job.pos] = (None, error) if error else (feats.astype(dtype).astype(np.float32), None)  # type: ignore[union-attr]
     return results
+
+
+def _decoding_like(recorded: str, device: torch.device) -> str:
+    """How to decode new videos for a store whose videos were decoded ``recorded``: with NVDEC again where it
+    can run here (videos it cannot decode go to the CPU, as in the stage); else on the CPU, with a warning:
+    the frames then differ from the store's by a few levels of 255."""
+    if recorded == "cpu":
+        return "cpu"
+    try:
+        return resolve_decoder("nvdec", device)
+    except FramecacheError as exc:
+        log.warning(
+            "the feature store's videos were decoded by NVDEC (%s); decoding on the CPU here (%s)", recorded, exc
+        )
+        return "cpu"

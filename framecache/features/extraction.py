@@ -59,14 +59,17 @@ def run_extract(
     *,
     progress: bool = True,
     dist: distributed.Context = distributed.SINGLE,
+    started: float | None = None,
 ) -> dict[str, Any]:
     """The extract stage: manifest → feature store + failures CSV + metrics JSON. Returns the metrics.
 
     Raises FramecacheError (after writing every output) when the failure rate is above the threshold. In a
     torchrun job (``dist``, every rank calls this) only rank 0 writes the outputs and returns the stage's
-    metrics; the other ranks return their own counts.
+    metrics; the other ranks return their own counts. ``started``: when the command started (seconds since
+    the epoch; by default this call's start), from which the metrics count its start-up.
     """
     wall = time.perf_counter()
+    clock = {"started": started or time.time(), "called": time.time()}
     out = Path(out)
     inputs = read_inputs(extract, manifest, classes)
     settings = resolve_compute(extract, dist)
@@ -74,12 +77,15 @@ def run_extract(
     plan = plan_extraction(inputs, out, dist)
     if dist.is_main:
         log.info(
-            "%d videos: %d reused from earlier stores, %d to extract on %s (batch %d, %s)",
+            "%d videos: %d reused from earlier stores, %d to extract on %s (batch %d, %s; decoding: %s)",
             len(inputs), plan.reused, len(plan.to_compute), settings.device, settings.batch_size, settings.precision,
+            settings.decoder,
         )  # fmt: skip
     every = float(extract["checkpoint_seconds"])
     journal = Journal(out, inputs.expect, inputs.classes, every, attrs, prefix=dist.part_prefix)
+    clock["planned"] = time.time()
     failed, stats = compute_share(extract, inputs, plan, settings, journal, progress=progress and dist.is_main)
+    clock["computed"] = time.time()
 
     # Every rank's parts are complete files once it gets here; rank 0 alone goes on to write the outputs.
     own = _rank_report(dist, settings, len(plan.mine), failed, stats)
@@ -92,9 +98,11 @@ def run_extract(
         stats.add(ExtractStats(**report["stats"]))
 
     assembled = assemble_store(inputs, plan.shas, failed, out, extract["compression"], attrs)
+    clock["assembled"] = time.time()
     write_failures(failures, inputs.manifest, assembled.failed)
     clear_journal(out)
     result = _stage_metrics(extract, plan, settings, assembled, stats, time.perf_counter() - wall)
+    result |= _timings(clock, stats)
     result["processes"] = dist.world_size
     if dist.distributed:
         result["per_rank"] = {f"rank{r['rank']}": _rank_metrics(r) for r in reports}
@@ -143,10 +151,36 @@ def _stage_metrics(
         "precision": settings.precision,
         "batch_size": settings.batch_size,
         "num_workers": settings.num_workers,
+        "decoder": settings.decoder,
         "backbone": extract["backbone"],
         "short_videos": policies.get("keep", 0) + policies.get("repeat", 0),
         "capped_videos": policies.get("capped", 0),
         "truncated_videos": assembled.truncated,
+    }
+
+
+def _timings(clock: Mapping[str, float], stats: ExtractStats) -> dict[str, Any]:
+    """The command's time outside the extraction loop (which starts with the decode workers, so the model is
+    built while they decode): ``startup_seconds`` from the command's start to the loop's (interpreter,
+    imports, inputs and plan), ``teardown_seconds`` from the loop's end to the metrics (journal flush, workers
+    stopped, the ranks met, the store assembled); ``phases_seconds`` splits the command. Without a loop
+    (nothing to compute) the stage's compute step stands in for it."""
+    now = time.time()
+    loop_start = stats.loop_started or clock["planned"]
+    loop_end = stats.loop_ended or clock["computed"]
+    phases = {
+        "interpreter_and_imports": clock["called"] - clock["started"],
+        "inputs_and_plan": loop_start - clock["called"],
+        "extraction_loop": loop_end - loop_start,
+        "flush_and_stop_workers": clock["computed"] - loop_end,
+        "gather_and_assemble": clock["assembled"] - clock["computed"],
+        "outputs": now - clock["assembled"],
+    }
+    return {
+        "startup_seconds": round(loop_start - clock["started"], 3),
+        "teardown_seconds": round(now - loop_end, 3),
+        "model_build_seconds": round(stats.build_seconds, 3),
+        "phases_seconds": {k: round(v, 3) for k, v in phases.items()},
     }
 
 

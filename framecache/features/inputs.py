@@ -12,9 +12,11 @@ from typing import Any
 
 from framecache import layout
 from framecache.backbones import specs, weights
+from framecache.compute import resolve_device
 from framecache.errors import FramecacheError
 from framecache.features.provenance import configured_provenance
 from framecache.features.store import VideoFeatures
+from framecache.video.decoders import resolve_decoder
 
 
 @dataclass
@@ -38,12 +40,14 @@ def expected_provenance(extract_params: Mapping[str, Any]) -> dict[str, Any]:
     """What a feature store must have been built with to be valid for these ``extract`` params.
 
     Needs the backbone's weights file (its checksum is part of the provenance); raises FramecacheError
-    saying where to place it when it is missing.
+    saying where to place it when it is missing. The decoder is the one ``extract.decoder`` resolves to here.
     """
     name = extract_params["backbone"]
     spec = specs.get_spec(name)
+    device = resolve_device(extract_params.get("device", "auto"), "extract.device")
     return {
         **configured_provenance(extract_params),
+        "decoder": resolve_decoder(extract_params.get("decoder", "auto"), device),
         "weights_sha256": weights.weights_sha256(name),
         "k": spec.k,
         "preprocessing": specs.preprocessing_for(name, extract_params.get("image_size")).as_dict(),

@@ -15,9 +15,11 @@ itself never loads it, and torchrun starts sooner.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import logging
 import os
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +40,9 @@ AUTO_MIN_FRAMES = 4096
 # What one CPU extraction process and its decode workers hold (1.9 GB measured, BENCHMARKS.md "Extract"), with
 # room: ``auto`` never starts more processes than the machine's memory holds.
 PROCESS_MEMORY_BYTES = 2.5 * 1024**3
+# The command's start (seconds since the epoch), passed to the ranks of a relaunch: their metrics count
+# start-up from the command's start, torchrun's own included.
+STARTED_ENV = "FRAMECACHE_COMMAND_STARTED"
 
 
 @dataclass(frozen=True)
@@ -98,17 +103,40 @@ def resolve_processes(extract: Mapping[str, Any], manifest: Path) -> int:
     return processes
 
 
+def command_started() -> float:
+    """When the command started (seconds since the epoch): this process's start, or, in a rank that torchrun
+    started for the command, the start the command passed on (:data:`STARTED_ENV`)."""
+    with contextlib.suppress(KeyError, ValueError):
+        return float(os.environ[STARTED_ENV])
+    return process_started()
+
+
+def process_started() -> float:
+    """This process's start time (seconds since the epoch) from /proc, to the kernel's clock tick; the present
+    where /proc does not say (then start-up counts from the stage's own start)."""
+    try:
+        with open("/proc/self/stat", encoding="ascii") as f:
+            ticks = int(f.read().rsplit(")", 1)[1].split()[19])  # field 22, starttime, after the command name
+        with open("/proc/stat", encoding="ascii") as f:
+            boot = next(int(line.split()[1]) for line in f if line.startswith("btime "))
+        return boot + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return time.time()
+
+
 def run_extract_command(extract: Mapping[str, Any], paths: ExtractPaths, *, module: str, argv: Sequence[str]) -> int:
     """Run the stage; ``python -m module argv`` is how to start this same command again (for torchrun).
     Returns the exit status."""
+    started = command_started()
     if not distributed.launched_by_torchrun():
         processes = resolve_processes(extract, paths.manifest)
         if processes > 1:
-            return distributed.relaunch(module, argv, processes)
+            return distributed.relaunch(module, argv, processes, env={STARTED_ENV: repr(started)})
     from framecache.features.extraction import run_extract  # loads torch: not needed by a process that only relaunches
 
     with distributed.process_group(extract["sync_timeout_minutes"]) as ctx:
-        run_extract(extract, paths.manifest, paths.classes, paths.out, paths.failures, paths.metrics, dist=ctx)
+        files = (paths.manifest, paths.classes, paths.out, paths.failures, paths.metrics)
+        run_extract(extract, *files, dist=ctx, started=started)
         # every rank stays until rank 0 has written the store: the job ends when the store is there, and
         # torchrun on the other nodes does not give up waiting for rank 0's node in the meantime (if rank 0
         # fails instead, torchrun stops the job)

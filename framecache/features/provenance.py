@@ -20,6 +20,9 @@ SCHEMA_VERSION = 1
 # Derived from the source of the decoding, sampling, preprocessing and backbone code (features.codeversion):
 # stores (and journal parts) built by other code count as stale instead of being reused, with no bump to forget.
 EXTRACTOR_VERSION = code_version()
+# Provenance recorded since a later version: a store without one was built the only way there was then
+# (decoded on the CPU: NVDEC came later).
+PROVENANCE_DEFAULTS = {"decoder": "cpu"}
 PROVENANCE_KEYS = (
     "schema_version",
     "extractor_version",
@@ -46,6 +49,8 @@ def configured_provenance(extract: Mapping[str, Any]) -> dict[str, Any]:
     }
     if extract.get("image_size"):
         expect["preprocessing"] = {"crop": int(extract["image_size"])}
+    if extract.get("decoder") in ("cpu", "nvdec"):  # auto depends on the host: extract checks what it resolves to
+        expect["decoder"] = extract["decoder"]
     return expect
 
 

@@ -27,6 +27,7 @@ from framecache.features.plan import Plan
 from framecache.features.precision import compute_label
 from framecache.features.store import VideoFeatures
 from framecache.video.decode import VideoSample
+from framecache.video.decoders import resolve_decoder
 from framecache.video.sampling import Sampling
 
 log = logging.getLogger("framecache.extract")
@@ -36,7 +37,8 @@ log = logging.getLogger("framecache.extract")
 class ComputeSettings:
     """How this process runs the backbone. ``threads``: torch intra-op threads on CPU (None: torch's own);
     ``num_workers``: decoding worker processes (0: decoded in this process, between forward passes);
-    ``decode_cores``: cores the model leaves to decoding (:func:`resolve_decoding`)."""
+    ``decode_cores``: cores the model leaves to decoding (:func:`resolve_decoding`); ``decoder``: which
+    decoders decode (``extract.decoder`` resolved)."""
 
     device: torch.device
     batch_size: int
@@ -44,6 +46,7 @@ class ComputeSettings:
     threads: int | None
     num_workers: int = 0
     decode_cores: int = 0
+    decoder: str = "cpu"  # cpu | nvdec | nvdec+cpu (framecache.video.decoders.resolve_decoder)
 
     @property
     def precision(self) -> str:
@@ -74,12 +77,14 @@ def resolve_compute(extract: Mapping[str, Any], dist: distributed.Context) -> Co
         threads=threads,
         num_workers=workers,
         decode_cores=decode_cores,
+        decoder=resolve_decoder(extract.get("decoder", "auto"), device),
     )
 
 
-# ``extract.num_workers: auto`` gives a process at most this many workers. On CUDA the model leaves the
-# process's cores to decoding: one worker per core but the one feeding the GPU, from 2 to this many. Not
-# measured yet (no GPU run in BENCHMARKS.md).
+# ``extract.num_workers: auto`` on CPU gives a process at most this many workers (one per core its model
+# leaves unused, when ``cpu_threads`` is set below its share of the cores). On CUDA there is no cap: the model
+# leaves every core but the one feeding the GPU to decoding, and a GPU host decodes as fast as its cores do
+# (16 cores, one H100: 15 workers extracted 1.45x the frames/s of 8; ../shared/gpu/README.md).
 MAX_AUTO_WORKERS = 8
 
 
@@ -88,7 +93,7 @@ def resolve_decoding(
 ) -> tuple[int, int]:
     """``(decoding worker processes, cores the model leaves to decoding)`` for this rank: the workers are
     ``extract.num_workers``, or what ``auto`` picks; the cores are split between the videos being decoded at
-    once, so the last videos of a run get FFmpeg threads (:class:`~framecache.features.batching.DecodeDataset`).
+    once, so the last videos of a run get FFmpeg threads (:func:`~framecache.features.workers.decoder_threads`).
 
     CPU (measured on 2 cores, BENCHMARKS.md "Decoding"): a process whose model runs on one thread per core it
     has, as ``processes: auto`` runs them, decodes in the process between forward passes — workers would only
@@ -96,12 +101,13 @@ def resolve_decoding(
     each); a process whose model has several threads gets one worker, which decodes while the model runs
     (1 process: 46.2 frames/s with 1 worker, 36.4 inline — its second thread idles while it decodes — and 38.6
     with 2, which oversubscribe the cores); cores the model does not use (``cpu_threads`` below the process's
-    share) get a worker each. CUDA: see :data:`MAX_AUTO_WORKERS`.
+    share) get a worker each. CUDA: a worker per core but one, which the main process needs to keep the GPU
+    fed (it copies each video's frames into a batch, launches the model and writes the journal).
     """
     cores = max(1, available_cores() // dist.local_world_size)
     if device.type == "cuda":
         free = max(1, cores - 1)
-        auto = min(MAX_AUTO_WORKERS, max(2, free))
+        auto = free
     else:
         model_threads = threads if threads is not None else torch.get_num_threads()
         free = max(0, cores - model_threads)
@@ -157,6 +163,8 @@ def compute_share(
             amp=settings.amp,
             num_workers=settings.num_workers,
             decode_cores=settings.decode_cores,
+            decoding=settings.decoder,
+            device=settings.device,
             progress=progress,
             stats=stats,
         ):

@@ -179,10 +179,16 @@ def load_sample(
 
 
 def _sample(got: dict, idx: np.ndarray, policy: str, times: np.ndarray, total: int, note: str, how: str) -> VideoSample:
-    distinct = np.unique(idx)
+    sample = _described(idx, policy, times, total, note, how)
+    sample.frames = np.stack([got[int(i)] for i in np.unique(idx)])
+    return sample
+
+
+def _described(idx: np.ndarray, policy: str, times: np.ndarray, total: int, note: str, how: str) -> VideoSample:
+    """The sample without its pixels (``frames`` empty): which frames, where each sample's row is, when."""
     return VideoSample(
-        frames=np.stack([got[int(i)] for i in distinct]),
-        rows=np.searchsorted(distinct, idx).astype(np.int64),
+        frames=np.zeros((0,), np.uint8),
+        rows=np.searchsorted(np.unique(idx), idx).astype(np.int64),
         frame_index=idx.astype(np.int64),
         timestamp=times[idx],
         policy=policy,
@@ -191,6 +197,13 @@ def _sample(got: dict, idx: np.ndarray, policy: str, times: np.ndarray, total: i
         note=note,
         decoding=how,
     )
+
+
+def sample_for(times: np.ndarray, total: int, sampling: Sampling, how: str = "") -> VideoSample:
+    """What ``sampling`` takes from a video of ``total`` frames presented at ``times``, without the pixels: for
+    a decoder other than FFmpeg (NVDEC), which must decode ``np.unique(frame_index)`` into ``frames``."""
+    idx, policy = _indices(total, sampling, times)
+    return _described(idx, policy, times, total, "", how)
 
 
 def _indices(length: int, sampling: Sampling, times: np.ndarray) -> tuple[np.ndarray, str]:

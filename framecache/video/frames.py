@@ -25,7 +25,7 @@ class Geometry:
     interpolation: str = "bilinear"  # a torchvision InterpolationMode value: bilinear, bicubic, nearest, ...
 
 
-def _display_transform(frame: av.VideoFrame) -> tuple[bool, bool, bool]:
+def display_transform(frame: av.VideoFrame) -> tuple[bool, bool, bool]:
     """(transpose, flip_rows, flip_cols) that bring a frame upright per its display matrix (rotation and
     mirroring, as phones write them); identity when there is none or it is not a multiple of 90 degrees."""
     matrix = None
@@ -51,7 +51,7 @@ def frame_to_rgb(frame: av.VideoFrame, geometry: Geometry, sample_aspect: float 
     """An upright ``(crop, crop, 3)`` uint8 RGB array: display matrix applied, shorter side of the displayed
     picture (sample aspect ratio included) resized to ``geometry.resize`` — torchvision's rule, the longer
     side truncated — then a centre crop (zero padding where the picture is smaller than the crop)."""
-    transpose, flip_rows, flip_cols = _display_transform(frame)
+    transpose, flip_rows, flip_cols = display_transform(frame)
     rgb = frame.reformat(format="rgb24", threads=1).to_ndarray()
     if transpose:
         rgb = rgb.transpose(1, 0, 2)
@@ -59,7 +59,15 @@ def frame_to_rgb(frame: av.VideoFrame, geometry: Geometry, sample_aspect: float 
         rgb = rgb[::-1]
     if flip_cols:
         rgb = rgb[:, ::-1]
-    height, width = rgb.shape[:2]
+    out_h, out_w = resized_shape(*rgb.shape[:2], transpose, sample_aspect, geometry)
+    return _resize_crop(rgb, out_h, out_w, geometry)
+
+
+def resized_shape(
+    height: int, width: int, transpose: bool, sample_aspect: float, geometry: Geometry
+) -> tuple[int, int]:
+    """(height, width) an upright ``height`` x ``width`` picture is resized to: its displayed shorter side (sample
+    aspect ratio included) to ``geometry.resize``, the longer side truncated (torchvision's rule)."""
     aspect = sample_aspect if sample_aspect > 0 else 1.0
     # pixels are stretched along the stored picture's width, which is the displayed height once transposed
     disp_w, disp_h = (width, height * aspect) if transpose else (width * aspect, height)
@@ -67,7 +75,7 @@ def frame_to_rgb(frame: av.VideoFrame, geometry: Geometry, sample_aspect: float 
         out_w, out_h = geometry.resize, max(1, int(geometry.resize * disp_h / disp_w))
     else:
         out_w, out_h = max(1, int(geometry.resize * disp_w / disp_h)), geometry.resize
-    return _resize_crop(rgb, out_h, out_w, geometry)
+    return out_h, out_w
 
 
 def _resize_crop(rgb: np.ndarray, out_h: int, out_w: int, geometry: Geometry) -> np.ndarray:

@@ -1,5 +1,5 @@
 """Stage 1's CUDA paths, where a GPU is present: AMP (autocast features within the documented gap of fp32, and the
-store recording the precision per video), the pinned staging buffers and the batch kept in flight (asynchronous
+store recording the precision per video), the pinned host batches and the batches kept in flight (asynchronous
 work delivered in order and equal to a synchronous forward pass). Each skips on a machine without a GPU, saying so;
 the order in which batches are launched and collected is device-independent and is checked on every machine."""
 
@@ -11,7 +11,7 @@ import torch
 
 from framecache.backbones.build import build_backbone
 from framecache.features import embed, precision
-from framecache.features.batching import BatchRunner, batched_features
+from framecache.features.batching import CUDA_IN_FLIGHT, Batcher, BatchRunner, batched_features
 from framecache.features.store import FeatureStore
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -20,11 +20,10 @@ cuda = pytest.mark.skipif(
 )
 
 
-def items(counts: list[int], size: int = 32, seed: int = 0) -> list[dict]:
+def videos(counts: list[int], size: int = 32, seed: int = 0) -> list[tuple[int, torch.Tensor]]:
     rng = np.random.default_rng(seed)
     return [
-        {"pos": i, "error": None, "frames": torch.from_numpy(rng.integers(0, 255, (n, size, size, 3), dtype=np.uint8))}
-        for i, n in enumerate(counts)
+        (i, torch.from_numpy(rng.integers(0, 255, (n, size, size, 3), dtype=np.uint8))) for i, n in enumerate(counts)
     ]
 
 
@@ -34,50 +33,70 @@ def traced(monkeypatch, backbone, batch_size: int, amp=None) -> tuple[BatchRunne
     real_launch, real_collect = BatchRunner.launch, BatchRunner.collect
     handles: dict[int, int] = {}
 
-    def launch(self, frames):
-        handle = real_launch(self, frames)
-        handles[id(handle)] = len(handles)
-        log.append(("launch", handles[id(handle)]))
-        return handle
+    def launch(self, rows, shape):
+        feats, done = real_launch(self, rows, shape)
+        handles[id(feats)] = len(handles)
+        log.append(("launch", handles[id(feats)]))
+        return feats, done
 
-    def collect(self, handle, n):
-        log.append(("collect", handles[id(handle)]))
-        return real_collect(self, handle, n)
+    def collect(self, feats, done):
+        log.append(("collect", handles[id(feats)]))
+        return real_collect(self, feats, done)
 
     monkeypatch.setattr(BatchRunner, "launch", launch)
     monkeypatch.setattr(BatchRunner, "collect", collect)
     return BatchRunner(backbone, batch_size, amp), log
 
 
-def test_one_batch_stays_in_flight_while_the_next_is_cut(monkeypatch):
-    """Batch i+1 is launched before batch i is collected, and results come back in launch order."""
+def run_batcher(runner: BatchRunner, given, in_flight: int) -> list[tuple[int, np.ndarray]]:
+    batcher, out = Batcher(runner, in_flight), []
+    for key, frames in given:
+        batcher.add(key, frames)
+        out.extend(batcher.completed)
+        batcher.completed.clear()
+    batcher.drain()
+    return out + list(batcher.completed)
+
+
+def test_batches_stay_in_flight_while_the_next_are_filled(monkeypatch):
+    """With CUDA_IN_FLIGHT batches allowed in flight, batch i is collected only after batch i + CUDA_IN_FLIGHT
+    was launched (the device order is the same on every machine); videos complete in order and get exactly
+    the features of a run that collects every batch at once."""
     backbone = build_backbone("efficientnet_lite0", image_size=32)
+    given = videos([4, 3, 2])
     runner, log = traced(monkeypatch, backbone, 3)
-    out = list(batched_features(items([4, 3, 2]), runner))
-    assert [item["pos"] for item, _ in out] == [0, 1, 2]
-    assert log == [("launch", 0), ("launch", 1), ("collect", 0), ("launch", 2), ("collect", 1), ("collect", 2)]
+    out = run_batcher(runner, given, CUDA_IN_FLIGHT)
+    assert CUDA_IN_FLIGHT == 2 and [key for key, _ in out] == [0, 1, 2]
+    assert log == [("launch", 0), ("launch", 1), ("launch", 2), ("collect", 0), ("collect", 1), ("collect", 2)]
+    monkeypatch.undo()
+    synchronous = dict(run_batcher(BatchRunner(backbone, 3, None), given, 0))
+    for key, feats in out:
+        assert np.array_equal(feats, synchronous[key])
 
 
 @cuda
-def test_pinned_staging_and_the_batch_in_flight_give_the_synchronous_features(monkeypatch):
+def test_pinned_batches_and_the_batches_in_flight_give_the_synchronous_features(monkeypatch):
     backbone = build_backbone("efficientnet_lite0", device=torch.device("cuda"), image_size=32)
     pinned = []
-    real_pin = torch.Tensor.pin_memory
+    real_empty = torch.empty
 
-    def pin_memory(self, *args, **kwargs):
-        pinned.append(tuple(self.shape))
-        return real_pin(self, *args, **kwargs)
+    def empty(*args, **kwargs):
+        tensor = real_empty(*args, **kwargs)
+        if kwargs.get("pin_memory"):
+            pinned.append(tuple(tensor.shape))
+        return tensor
 
-    monkeypatch.setattr(torch.Tensor, "pin_memory", pin_memory)
+    monkeypatch.setattr(torch, "empty", empty)
     runner, log = traced(monkeypatch, backbone, 4)
-    batch = items([5, 6, 4])
-    got = {item["pos"]: feats for item, feats in batched_features(batch, runner)}
-    assert pinned and all(shape[0] == 4 for shape in pinned)  # frames reach the GPU through pinned buffers
-    assert log.index(("launch", 1)) < log.index(("collect", 0))  # asynchronous: one batch in flight
+    given = videos([5, 6, 4])
+    got = dict(batched_features(given, runner))
+    assert any(shape[0] == 4 and len(shape) == 4 for shape in pinned)  # frames reach the GPU from pinned batches
+    assert log.index(("launch", 1)) < log.index(("collect", 0))  # asynchronous: batches in flight
+    monkeypatch.undo()
     with torch.inference_mode():
-        for item in batch:
-            want = backbone.model(backbone.normalize(item["frames"].cuda())).float().cpu().numpy()
-            np.testing.assert_allclose(got[item["pos"]], want, rtol=1e-2, atol=1e-3)  # other batch company, TF32
+        for key, frames in given:
+            want = backbone.model(backbone.normalize(frames.cuda())).float().cpu().numpy()
+            np.testing.assert_allclose(got[key], want, rtol=1e-2, atol=1e-3)  # other batch company, TF32
 
 
 @cuda

@@ -4,6 +4,7 @@ a number is taken as given; a rank of a torchrun job never re-launches."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -73,7 +74,12 @@ def test_a_number_of_processes_is_taken_as_given(tmp_path, four_cores):
 @pytest.fixture
 def recorded(monkeypatch):
     calls: dict[str, object] = {}
-    monkeypatch.setattr(launch.distributed, "relaunch", lambda module, argv, n: calls.setdefault("relaunch", n) and 0)
+
+    def relaunch(module, argv, n, env=None):
+        calls["relaunch"], calls["env"] = n, env
+        return 0
+
+    monkeypatch.setattr(launch.distributed, "relaunch", relaunch)
     monkeypatch.setattr(extraction, "run_extract", lambda *a, **k: calls.setdefault("in_process", True))
     return calls
 
@@ -88,7 +94,17 @@ def test_the_command_relaunches_under_torchrun_when_auto_picks_more_processes(tm
     manifest = manifest_of(tmp_path, launch.AUTO_MIN_FRAMES // 16)
     extract = {**CPU, "processes": "auto", "sync_timeout_minutes": 1.0}
     assert launch.run_extract_command(extract, _paths(tmp_path, manifest), module="stages.extract", argv=[]) == 0
-    assert recorded == {"relaunch": 4}
+    assert recorded["relaunch"] == 4
+    # the ranks count their start-up from the command's start, which is this process's
+    started = float(recorded["env"][launch.STARTED_ENV])
+    assert started == launch.process_started() and 0 < time.time() - started < 3600
+
+
+def test_a_rank_counts_start_up_from_the_command_that_relaunched_it(monkeypatch):
+    monkeypatch.setenv(launch.STARTED_ENV, "1234.5")
+    assert launch.command_started() == 1234.5
+    monkeypatch.delenv(launch.STARTED_ENV)
+    assert launch.command_started() == launch.process_started() <= time.time()
 
 
 def test_a_small_run_or_a_torchrun_rank_extracts_in_this_process(tmp_path, four_cores, recorded, monkeypatch):

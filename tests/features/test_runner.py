@@ -1,6 +1,6 @@
 """How a rank runs the backbone: ``extract.num_workers: auto`` resolves from the device and the model's threads
 (on CPU, inline decoding beside single-thread models that fill the cores, one worker beside a multi-thread one,
-a worker per core the model leaves; on CUDA, a worker per core but one, 2 to 8), a number is taken as given, the
+a worker per core the model leaves; on CUDA, a worker per core but one, uncapped), a number is taken as given, the
 cores the model leaves are split into FFmpeg threads for the last videos, and the stage records what it resolved
 to."""
 
@@ -59,16 +59,16 @@ def test_auto_on_cpu_decodes_inline_beside_single_thread_models_filling_the_core
 @pytest.mark.parametrize(
     ("n", "local_ranks", "expected"),
     [
-        (16, 1, (8, 15)),
-        (64, 1, (8, 63)),
+        (16, 1, (15, 15)),
+        (64, 1, (63, 63)),
         (4, 1, (3, 3)),
-        (2, 1, (2, 1)),
-        (1, 1, (2, 1)),
-        (16, 8, (2, 1)),
+        (2, 1, (1, 1)),
+        (1, 1, (1, 1)),
+        (16, 8, (1, 1)),
         (32, 4, (7, 7)),
     ],
 )
-def test_auto_on_cuda_gives_each_rank_a_worker_per_core_but_one_from_2_to_8(cores, n, local_ranks, expected):
+def test_auto_on_cuda_gives_each_rank_a_worker_per_core_but_one(cores, n, local_ranks, expected):
     cores(n)
     assert runner.resolve_decoding("auto", CUDA, None, ranks(local_ranks)) == expected
 
@@ -84,12 +84,10 @@ def test_the_default_params_resolve_to_a_number_the_stage_can_record(tmp_path, c
 
 
 def test_the_last_videos_get_the_decode_cores_as_ffmpeg_threads():
-    from framecache.features.batching import MAX_DECODER_THREADS, DecodeDataset, VideoJob
+    from framecache.features.workers import MAX_DECODER_THREADS, decoder_threads
 
     def threads(videos: int, workers: int, decode_cores: int) -> list[int]:
-        jobs = [VideoJob(pos=i, path=f"v{i}.mp4") for i in range(videos)]
-        dataset = DecodeDataset(jobs, None, None, workers=workers, decode_cores=decode_cores)  # type: ignore[arg-type]
-        return [dataset.threads(i) for i in range(videos)]
+        return [decoder_threads(videos - i, workers, decode_cores) for i in range(videos)]
 
     assert threads(6, 0, 0) == threads(6, 2, 0) == threads(6, 2, 1) == [1] * 6  # no core left: one thread
     assert threads(6, 2, 2) == [1, 1, 1, 1, 1, 2]  # two workers busy until the last video

@@ -122,7 +122,7 @@ def test_load_one_split_and_metadata(tmp_path):
         table = store.videos()
         assert table["num_samples"].tolist() == [1, 2, 3, 4, 5, 6]
         assert table["policy"].tolist()[0] == "keep"
-        assert store.provenance == provenance()
+        assert store.provenance == {**provenance(), "decoder": "cpu"}  # recorded since NVDEC; absent: the CPU
         with pytest.raises(KeyError, match="not in feature store"):
             store.sequence("nope.mp4")
 

@@ -91,7 +91,8 @@ def test_store_provenance_and_device_reach_extraction(project, capsys):
     predict.main(["videos/walk_1.mp4", "--head", "pool_mean"])
     ((paths, provenance, device),) = project.calls
     assert paths == ["videos/walk_1.mp4"]
-    assert provenance == PROVENANCE  # the store's recorded configuration, not the current params
+    # the store's recorded configuration, not the current params (a store without a decoder: the CPU's)
+    assert provenance == {**PROVENANCE, "decoder": "cpu"}
     assert device == "cpu"
     predict.main(["videos/walk_1.mp4", "--head", "pool_mean", "--device", "auto"])
     assert project.calls[-1][2] == "auto"

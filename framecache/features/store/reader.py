@@ -13,7 +13,7 @@ import h5py
 import numpy as np
 
 from framecache.errors import FramecacheError
-from framecache.features.provenance import PROVENANCE_KEYS, provenance_diff
+from framecache.features.provenance import PROVENANCE_DEFAULTS, PROVENANCE_KEYS, provenance_diff
 from framecache.features.store.schema import (
     CHECKSUM_ATTR,
     FORMAT,
@@ -52,9 +52,11 @@ class FeatureStore:
             self.attrs[key] = value
         self.classes: list[str] = list(self.attrs.get("classes", []))
         self.provenance: dict[str, Any] = {k: self.attrs[k] for k in PROVENANCE_KEYS if k in self.attrs}
+        self.provenance |= {k: self.attrs.get(k, default) for k, default in PROVENANCE_DEFAULTS.items()}
         self._offsets = handle["offsets"][()].astype(np.int64)
         self._ids: list[str] = list(handle["video_id"].asstr()[()])
         self._pos = {vid: i for i, vid in enumerate(self._ids)}
+        self._record_cache: tuple[dict[str, Any], dict[str, Any]] | None = None
 
     # -------------------------------------------------------------------------------------------- opening
     @classmethod
@@ -228,15 +230,26 @@ class FeatureStore:
         """One video's full entry, features in the stored dtype (used to copy it into a new store)."""
         i = self.index(i_or_id)
         lo, hi = self._offsets[i], self._offsets[i + 1]
-        h = self._h5
+        rows, columns = self._record_sources()
         return VideoFeatures(
             video_id=self._ids[i],
-            features=h["features"][lo:hi],
-            frame_index=h["frame_index"][lo:hi],
-            timestamp=h["timestamp"][lo:hi],
-            **{name: h[name].asstr()[i] for name in VIDEO_STR if name != "video_id" and name in h},
-            **{name: int(h[name][i]) for name in VIDEO_INT},
+            features=rows["features"][lo:hi],
+            frame_index=rows["frame_index"][lo:hi],
+            timestamp=rows["timestamp"][lo:hi],
+            **{name: str(column[i]) for name, column in columns.items() if name in VIDEO_STR},
+            **{name: int(column[i]) for name, column in columns.items() if name in VIDEO_INT},
         )
+
+    def _record_sources(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The per-frame datasets and the per-video columns :meth:`record` reads, looked up (and the columns
+        read) once: copying a store reads every video, and each lookup costs more than the read itself."""
+        if self._record_cache is None:
+            h = self._h5
+            rows = {name: h[name] for name in ("features", "frame_index", "timestamp")}
+            columns = {name: h[name].asstr()[()] for name in VIDEO_STR if name != "video_id" and name in h}
+            columns |= {name: h[name][()] for name in VIDEO_INT}
+            self._record_cache = (rows, columns)
+        return self._record_cache
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.ids)
