@@ -95,6 +95,22 @@ def test_code_deps_cover_the_import_closure(stage):
     assert not stale, f"dvc.yaml stage {stage!r} lists code that does not exist: {', '.join(stale)}"
 
 
+@pytest.mark.parametrize("stage", sorted(DVC))
+def test_no_dependency_file_is_empty(stage):
+    """DVC warns about every empty dependency file on every `dvc repro` (``WARNING: '...' is empty.``), once per
+    stage that lists it: a dependency must hold something (a package's __init__ its docstring)."""
+    deps = entries(DVC[stage], "deps", {"head": PARAMS["train"]["heads"][0]})
+    files = []
+    for dep in deps:
+        path = REPO / dep
+        if path.is_dir():
+            files += [p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts]
+        elif path.is_file():
+            files.append(path)
+    empty = sorted(str(f.relative_to(REPO)) for f in files if f.stat().st_size == 0)
+    assert not empty, f"dvc.yaml stage {stage!r} depends on empty files (DVC warns on each): {', '.join(empty)}"
+
+
 def test_the_closure_follows_lazy_imports():
     """The report command imports the report package inside main(): the closure must still see it, and the
     train command's heads come from registry strings."""
