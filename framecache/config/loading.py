@@ -170,10 +170,18 @@ def _plain(model: ParamsFile) -> dict[str, Any]:
     return data
 
 
+def _empty(name: str) -> str:
+    return (
+        f"params: {name} is empty (nothing but blanks or comments): every stage reads its settings from it, and "
+        "dvc.yaml its paths and head list; restore it (`git checkout -- params.yaml`) or start from the "
+        "repository's params.yaml, which lists every key with its default"
+    )
+
+
 def validate(data: Any) -> Params:
     """Validate a parsed params mapping; returns the cleaned, default-filled view."""
     if data is None:
-        data = {}  # an empty file: every default
+        raise ParamsError(_empty("the file"))
     if not isinstance(data, dict):
         raise ParamsError(f"params: the top level must be a mapping of keys to values, got {data!r}")
     clean = _plain(validate_model(ParamsFile, data))
@@ -190,6 +198,8 @@ def load_params(path: str | Path = "params.yaml") -> Params:
         data = read_yaml(path)
     except yaml.YAMLError as exc:
         raise ParamsError(f"params: {path} is not valid YAML: {exc}") from None
+    if data is None:  # nothing but blanks and comments: DVC cannot even build dvc.yaml's paths from it
+        raise ParamsError(_empty(str(path)))
     params = validate(data)
     _check_outputs_inside(params, path)
     return params
