@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from framecache import heads
-from framecache.fileio import write_csv, write_json
+from framecache.fileio import output_set, write_csv, write_json
 from framecache.layout import (
     CONFUSION_PNG,
     CURVE,
@@ -27,6 +27,7 @@ from framecache.layout import (
     SELECTION,
     SELECTION_KEYS,
     SELECTION_SCORES,
+    STAGE_OUTPUTS,
     probability_column,
 )
 from framecache.training.results import TrainingResult
@@ -131,8 +132,14 @@ def draw_figures(result: TrainingResult, plots: Path) -> None:
 
 
 def write_outputs(result: TrainingResult, out: str | Path) -> None:
-    """model.pkl, predictions.csv, selection.csv, metrics.json and plots/ in ``out``."""
-    out = Path(out)
+    """model.pkl, predictions.csv, selection.csv, metrics.json and plots/ in ``out``: all of them or, when a
+    write fails (a full disk), none (the previous run's files stay)."""
+    stage = f"train@{result.name}"
+    with output_set(out, STAGE_OUTPUTS["train"], f"the outputs of {stage}", f"dvc repro {stage}") as staging:
+        _write_files(result, staging)
+
+
+def _write_files(result: TrainingResult, out: Path) -> None:
     plots = out / PLOTS_DIR
     plots.mkdir(parents=True, exist_ok=True)
     heads.save_head(result.model, out / MODEL)
@@ -141,7 +148,5 @@ def write_outputs(result: TrainingResult, out: str | Path) -> None:
     write_csv(out / SELECTION, *selection_table(result))
     if _is_trained_by_epochs(result.model):
         write_csv(plots / CURVE, curve_rows(result), CURVE_COLUMNS)
-    else:
-        (plots / CURVE).unlink(missing_ok=True)
     draw_figures(result, plots)
     write_json(out / METRICS, result.summary())
