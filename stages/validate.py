@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from framecache import cli
+from framecache.config.during import params_unchanged
 from framecache.config.loading import write_validated
 
 
@@ -21,7 +22,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = cli.parser(__doc__.splitlines()[0])
     parser.add_argument("--out", required=True, help="the file every other stage depends on")
     args = parser.parse_args(argv)
-    write_validated(args.params, args.out)
+    with params_unchanged(args.params, "validate"):
+        write_validated(args.params, args.out)
     return 0
 
 

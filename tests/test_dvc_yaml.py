@@ -111,6 +111,20 @@ def test_no_dependency_file_is_empty(stage):
     assert not empty, f"dvc.yaml stage {stage!r} depends on empty files (DVC warns on each): {', '.join(empty)}"
 
 
+@pytest.mark.parametrize("stage", sorted(DVC))
+def test_params_match_what_each_stage_checks_it_ran_with(stage):
+    """framecache.config.during refuses to finish a stage whose params changed while it ran; it must watch
+    exactly the params dvc.yaml declares for that stage (DVC records those in dvc.lock)."""
+    from framecache.config.during import STAGE_PARAMS
+
+    declared = DVC[stage].get("params", [])
+    expected = STAGE_PARAMS[stage]
+    if expected is None:
+        assert declared == [{"params.yaml": None}]
+    else:
+        assert [p.replace("${item.head}", "{head}") for p in declared] == list(expected)
+
+
 def test_the_closure_follows_lazy_imports():
     """The report command imports the report package inside main(): the closure must still see it, and the
     train command's heads come from registry strings."""
