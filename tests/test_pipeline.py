@@ -62,6 +62,8 @@ def project(tmp_path_factory):
         prepare={"val_fraction": 0.25, "test_fraction": 0.25},
         extract={"num_frames": 3, "image_size": 64, "batch_size": 8, "num_workers": 0},
         train={"heads": ["pool_mean", "gru"]},
+        # a GRU of few epochs and no grid: the tests below re-train it up to five times
+        heads={"gru": {"max_epochs": 8, "patience": 3, "dropout_grid": []}},
         report={"bootstrap": 200},
     )
     for cmd in (
