@@ -13,6 +13,7 @@ decoded is reported on its own line and the others are still predicted.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,15 +83,25 @@ def expand_inputs(inputs: Sequence[str], extensions: Sequence[str]) -> tuple[lis
     for raw in inputs:
         path = Path(raw)
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in exts)
-            if not found:
+            named = sorted(p for p in path.rglob("*") if p.suffix.lower() in exts and (p.is_file() or _broken(p)))
+            if not named:
                 failures.append(Prediction(raw, error=f"folder holds no video files ({', '.join(sorted(exts))})"))
-            files += found
+            files += [p for p in named if not _broken(p)]
+            failures += [Prediction(str(p), error=_BROKEN.format(os.readlink(p))) for p in named if _broken(p)]
         elif path.is_file():
             files.append(path)
         else:
-            failures.append(Prediction(raw, error="file not found"))
+            failures.append(
+                Prediction(raw, error=_BROKEN.format(os.readlink(path)) if _broken(path) else "file not found")
+            )
     return files, failures
+
+
+_BROKEN = "broken symbolic link: its target {} does not exist"
+
+
+def _broken(path: Path) -> bool:
+    return path.is_symlink() and not path.exists()
 
 
 def class_names(head: Any, store_classes: Sequence[str]) -> list[str]:
@@ -124,10 +135,13 @@ def predict_files(
     """Extract each file's features with the store's configuration and score them with ``head``."""
     if not files:
         return []
-    results = extract_features([str(f) for f in files], provenance, device, computed_as)
-    out = [Prediction(str(f)) for f in files]
+    from framecache.video.probe import still_image  # PyAV: loaded only when there is a file to predict
+
+    out = [Prediction(str(f), error=still_image(f)) for f in files]
+    videos = [p for p in out if p.error is None]  # a PNG named .mp4 would read as a one-frame video
+    results = extract_features([p.path for p in videos], provenance, device, computed_as) if videos else []
     ok = []
-    for pred, (features, reason) in zip(out, results, strict=True):
+    for pred, (features, reason) in zip(videos, results, strict=True):
         if features is None:
             pred.error = reason or "could not be decoded"
         else:
@@ -165,6 +179,11 @@ def format_table(predictions: Sequence[Prediction]) -> str:
 def _model_path(params: Mapping[str, Any], models: Path, head: str) -> Path:
     """The trained head's model file, or an error naming the heads there are (configured or trained)."""
     path = head_dir(models, head) / MODEL
+    if not path.is_file() and head in params["heads"] and head not in params["train"]["heads"]:
+        raise FramecacheError(
+            f"head {head!r} is defined under heads but not listed in train.heads, so `dvc repro` never trains it "
+            f"({path} not found): add it to train.heads in params.yaml and run `dvc repro`"
+        )
     if not path.is_file():
         names = sorted(set(params["train"]["heads"]) | {p.parent.name for p in models.glob(f"*/{MODEL}")})
         raise FramecacheError(
@@ -185,7 +204,9 @@ def _in_input_order(
         if raw in failed_inputs:
             results.append(failed_inputs[raw])
         elif Path(raw).is_dir():
-            results += [by_input[str(f)] for f in files if Path(raw) in f.parents]
+            inside = [by_input[str(f)] for f in files if Path(raw) in f.parents]
+            inside += [f for f in failures if Path(raw) in Path(f.path).parents]  # its broken links
+            results += sorted(inside, key=lambda p: Path(p.path))
         else:
             results.append(by_input[str(Path(raw))])
     return results

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from framecache import cli
+from framecache.config.during import params_unchanged
 from framecache.config.params import load_params
 from framecache.data.demo import write_demo
 
@@ -24,17 +25,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = cli.parser(__doc__.splitlines()[0])
     parser.add_argument("--out", required=True, help="output folder (params: paths.demo)")
     args = parser.parse_args(argv)
-    params = load_params(args.params)
-    demo = params["demo"]
-    clips = write_demo(
-        Path(args.out),
-        seed=params["seed"],
-        clips_per_class=demo["clips_per_class"],
-        size=demo["size"],
-        fps=demo["fps"],
-        min_frames=demo["min_frames"],
-        max_frames=demo["max_frames"],
-    )
+    with params_unchanged(args.params, "demo"):
+        params = load_params(args.params)
+        demo = params["demo"]
+        clips = write_demo(
+            Path(args.out),
+            seed=params["seed"],
+            clips_per_class=demo["clips_per_class"],
+            size=demo["size"],
+            fps=demo["fps"],
+            min_frames=demo["min_frames"],
+            max_frames=demo["max_frames"],
+        )
     log.info("wrote %d demo videos in %d classes to %s", len(clips), len({c.label for c in clips}), args.out)
     return 0
 

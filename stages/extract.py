@@ -25,8 +25,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from framecache.cli import parser, run
+from framecache.config.during import params_unchanged
+from framecache.config.loading import repository_root
 from framecache.config.params import load_params
+from framecache.features.distributed import launched_by_torchrun
 from framecache.features.launch import ExtractPaths, run_extract_command
+from framecache.workspace import refuse_copy_without_lock
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -37,11 +41,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--failures", required=True, help="CSV of videos that could not be decoded")
     p.add_argument("--metrics", required=True, help="metrics JSON for dvc metrics")
     args = p.parse_args(argv)
-    params = load_params(args.params)
+    # in a `dvc exp run --queue` copy without dvc.lock every video would be extracted again: stop at once
+    refuse_copy_without_lock(repository_root(Path(args.params)), "extract")
     paths = ExtractPaths(*(Path(a) for a in (args.manifest, args.classes, args.out, args.failures, args.metrics)))
-    return run_extract_command(
-        params.extract, paths, module="stages.extract", argv=sys.argv[1:] if argv is None else argv
-    )
+    # under torchrun the process that launched the job (DVC's) checks; its ranks need not
+    with params_unchanged(args.params, "extract", enabled=not launched_by_torchrun()):
+        params = load_params(args.params)
+        return run_extract_command(
+            params.extract, paths, module="stages.extract", argv=sys.argv[1:] if argv is None else argv
+        )
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from framecache import cli
+from framecache.config.during import params_unchanged
 from framecache.config.params import load_params
 from framecache.data.prepare import prepare_dataset
 from framecache.layout import FAILURES
@@ -27,8 +28,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--dataset", required=True, help="dataset folder or CSV manifest (params: paths.dataset)")
     parser.add_argument("--out", required=True, help="output folder (params: paths.prepared)")
     args = parser.parse_args(argv)
-    params = load_params(args.params)
-    summary = prepare_dataset(Path(args.dataset), Path(args.out), params)
+    with params_unchanged(args.params, "prepare"):
+        summary = prepare_dataset(Path(args.dataset), Path(args.out), load_params(args.params))
     log.info(
         "%d videos in %d classes (%s), splits %s (%s); %d failure(s) listed in %s",
         summary["videos"],

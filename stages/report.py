@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from framecache import cli, layout
+from framecache.config.during import params_unchanged
 from framecache.config.params import load_params
 
 log = logging.getLogger("framecache.report")
@@ -26,14 +27,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--models", required=True, help="train's output folder, one subfolder per head")
     parser.add_argument("--out", required=True, help="where to write the report (params: paths.report)")
     args = parser.parse_args(argv)
-    params = load_params(args.params)
-
     # Imported after argument parsing: matplotlib and scikit-learn make --help slow otherwise.
     from framecache.report.build import build_report
 
-    summary = build_report(
-        params, Path(args.prepared), Path(args.features), Path(args.store), Path(args.models), Path(args.out)
-    )
+    with params_unchanged(args.params, "report"):
+        summary = build_report(
+            load_params(args.params), Path(args.prepared), Path(args.features), Path(args.store), Path(args.models),
+            Path(args.out),
+        )  # fmt: skip
     log.info(
         "report: %s heads compared on %d test videos (%d groups); chosen on %s: %s, test top-1 %.3f; written to %s",
         len(summary["heads"]), summary["test_videos"], summary["test_groups"], summary["best_head_chosen_on"],

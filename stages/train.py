@@ -14,6 +14,7 @@ import logging
 from collections.abc import Sequence
 
 from framecache import cli
+from framecache.config.during import params_unchanged
 from framecache.config.params import load_params
 from framecache.training.run import train_from_store
 
@@ -26,8 +27,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--store", required=True, help="feature store written by the extract stage (.h5)")
     parser.add_argument("--out", required=True, help="output folder for this head")
     args = parser.parse_args(argv)
-    params = load_params(args.params)
-    summary = train_from_store(params, args.head, args.store, args.out)
+    with params_unchanged(args.params, "train", head=args.head):
+        summary = train_from_store(load_params(args.params), args.head, args.store, args.out)
     log.info(
         "%s: test top-1 %.3f ± %.3f over %d repeat(s), fit %.1f s; written to %s",
         args.head, summary["test_top1"], summary["test_top1_std"], summary["repeats"], summary["fit_seconds"],

@@ -12,16 +12,22 @@ touched. Its output is always the same bytes, so re-validating never makes anoth
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 from framecache import cli
-from framecache.config.loading import write_validated
+from framecache.config.during import params_unchanged
+from framecache.config.loading import load_params, repository_root, write_validated
+from framecache.workspace import refuse_dataset_missing_in_copy
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = cli.parser(__doc__.splitlines()[0])
     parser.add_argument("--out", required=True, help="the file every other stage depends on")
     args = parser.parse_args(argv)
-    write_validated(args.params, args.out)
+    with params_unchanged(args.params, "validate"):
+        # in a `dvc exp run --queue` copy of the repository, a dataset it lacks is named before prepare fails
+        refuse_dataset_missing_in_copy(load_params(args.params), repository_root(Path(args.params)))
+        write_validated(args.params, args.out)
     return 0
 
 

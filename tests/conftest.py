@@ -210,3 +210,36 @@ def repo_params():
     from framecache.config.params import load_params
 
     return load_params(REPO / "params.yaml")
+
+
+class FullDisk:
+    """Counts the files written through :func:`framecache.fileio.atomic_path` (each is fsynced once before its
+    rename) and makes the n-th of them fail with ENOSPC, as a full disk does when the data reaches it."""
+
+    def __init__(self, monkeypatch):
+        self.monkeypatch, self.real, self.calls, self.fail_at = monkeypatch, os.fsync, 0, None
+        monkeypatch.setattr(os, "fsync", self._fsync)
+
+    def _fsync(self, fd):
+        self.calls += 1
+        if self.fail_at is not None and self.calls == self.fail_at + 1:
+            import errno
+
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return self.real(fd)
+
+    def at(self, n: int | None) -> None:
+        """Fail the n-th write from now (0 = the next one); None: let every write through, counting."""
+        self.calls, self.fail_at = 0, n
+
+
+@pytest.fixture
+def full_disk(monkeypatch):
+    """``full_disk.at(n)`` makes the n-th atomic file write from then on fail with ENOSPC; ``full_disk.calls``
+    counts the writes since the last ``at`` (``at(None)`` counts without failing)."""
+    return FullDisk(monkeypatch)
+
+
+def tree_bytes(root: Path) -> dict[str, bytes]:
+    """Every file under ``root`` (relative POSIX path -> bytes); {} when it does not exist."""
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}

@@ -52,8 +52,8 @@ def test_module_is_short_and_documented(module):
     tree = ast.parse(text)
     limit = COMMAND_LINES if module.startswith("stages.") else MODULE_LINES
     assert len(text.splitlines()) <= limit, f"{path.relative_to(REPO)} has {len(text.splitlines())} lines (> {limit})"
-    if text.strip():
-        assert ast.get_docstring(tree), f"{path.relative_to(REPO)} lacks a module docstring saying what it is for"
+    # an empty __init__ too: DVC warns about every empty dependency file, and a package says what it holds
+    assert ast.get_docstring(tree), f"{path.relative_to(REPO)} lacks a module docstring saying what it is for"
     long = []
     for node in ast.walk(tree):
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):

@@ -95,6 +95,36 @@ def test_code_deps_cover_the_import_closure(stage):
     assert not stale, f"dvc.yaml stage {stage!r} lists code that does not exist: {', '.join(stale)}"
 
 
+@pytest.mark.parametrize("stage", sorted(DVC))
+def test_no_dependency_file_is_empty(stage):
+    """DVC warns about every empty dependency file on every `dvc repro` (``WARNING: '...' is empty.``), once per
+    stage that lists it: a dependency must hold something (a package's __init__ its docstring)."""
+    deps = entries(DVC[stage], "deps", {"head": PARAMS["train"]["heads"][0]})
+    files = []
+    for dep in deps:
+        path = REPO / dep
+        if path.is_dir():
+            files += [p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts]
+        elif path.is_file():
+            files.append(path)
+    empty = sorted(str(f.relative_to(REPO)) for f in files if f.stat().st_size == 0)
+    assert not empty, f"dvc.yaml stage {stage!r} depends on empty files (DVC warns on each): {', '.join(empty)}"
+
+
+@pytest.mark.parametrize("stage", sorted(DVC))
+def test_params_match_what_each_stage_checks_it_ran_with(stage):
+    """framecache.config.during refuses to finish a stage whose params changed while it ran; it must watch
+    exactly the params dvc.yaml declares for that stage (DVC records those in dvc.lock)."""
+    from framecache.config.during import STAGE_PARAMS
+
+    declared = DVC[stage].get("params", [])
+    expected = STAGE_PARAMS[stage]
+    if expected is None:
+        assert declared == [{"params.yaml": None}]
+    else:
+        assert [p.replace("${item.head}", "{head}") for p in declared] == list(expected)
+
+
 def test_the_closure_follows_lazy_imports():
     """The report command imports the report package inside main(): the closure must still see it, and the
     train command's heads come from registry strings."""

@@ -40,3 +40,27 @@ def test_sha256_matches_hashlib_on_multi_chunk_file(tmp_path):
     data = os.urandom(3 * (1 << 20) + 17)
     (tmp_path / "blob").write_bytes(data)
     assert file_sha256(tmp_path / "blob") == hashlib.sha256(data).hexdigest()
+
+
+def test_output_set_replaces_the_named_outputs_only_and_keeps_bugs_as_tracebacks(tmp_path):
+    from framecache.errors import FramecacheError
+    from framecache.fileio import output_set
+
+    final = tmp_path / "out"
+    (final / "figs").mkdir(parents=True)
+    (final / "figs" / "old.png").write_bytes(b"old")
+    (final / "gone.csv").write_text("not written by the new run")
+    (final / "mine.txt").write_text("not an output")
+    with output_set(final, ["figs", "table.csv", "gone.csv"], "the test outputs", "redo") as staging:
+        (staging / "figs").mkdir()
+        (staging / "figs" / "new.png").write_bytes(b"new")
+        write_csv(staging / "table.csv", [], ["x"])
+    assert sorted(p.relative_to(final).as_posix() for p in final.rglob("*")) == [
+        "figs", "figs/new.png", "mine.txt", "table.csv"
+    ]  # fmt: skip
+    with pytest.raises(FileNotFoundError), output_set(final, ["table.csv"], "x", "redo") as staging:
+        (staging / "missing" / "x").read_text()  # a bug, not the user's disk: its traceback stays
+    denied = r"could not write x into .*Permission denied.*re-run `redo`"
+    with pytest.raises(FramecacheError, match=denied), output_set(final, ["table.csv"], "x", "redo"):
+        raise PermissionError(13, "Permission denied")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]

@@ -28,3 +28,35 @@ def test_ci_runs_the_readme_test_command():
     makefile = (REPO / "Makefile").read_text()
     assert re.search(r"^test: env\n\t\$\(UV\) run pytest$", makefile, re.M)
     assert re.search(r"^demo: env\n\t\$\(UV\) run dvc repro$", makefile, re.M)
+
+
+def comment_problems(markdown: str) -> list[str]:
+    """HTML comment markers outside code that do not pair up: a ``-->`` with no ``<!--`` before it shows its
+    comment's text to every reader, a ``<!--`` never closed hides the rest of the page."""
+    prose = re.sub(r"^```.*?^```", "", markdown, flags=re.S | re.M)
+    prose = re.sub(r"`[^`\n]*`", "", prose)
+    problems, open_at = [], None
+    for match in re.finditer(r"<!--|-->", prose):
+        line = prose.count("\n", 0, match.start()) + 1
+        if match.group() == "<!--":
+            if open_at is not None:
+                problems.append(f"'<!--' at line {open_at} is not closed before the next one")
+            open_at = line
+        elif open_at is None:
+            problems.append(f"'-->' at line {line} closes no comment: the text before it shows as prose")
+        else:
+            open_at = None
+    if open_at is not None:
+        problems.append(f"'<!--' at line {open_at} is never closed: the rest of the page is hidden")
+    return problems
+
+
+def test_readme_comments_are_balanced():
+    assert not comment_problems(README)
+
+
+def test_the_comment_check_finds_stray_markers():
+    stray = comment_problems("## A\ntext -->\n")
+    assert stray == ["'-->' at line 2 closes no comment: the text before it shows as prose"]
+    assert comment_problems("<!-- a\n") and comment_problems("<!-- a <!-- b -->")
+    assert not comment_problems("<!-- a -->\n```\n-->\n```\n`<!--`\n")

@@ -23,7 +23,7 @@ import yaml
 
 from framecache.config.messages import ParamsError, validate_model
 from framecache.config.sections import ParamsFile
-from framecache.errors import did_you_mean
+from framecache.errors import FramecacheError, did_you_mean
 from framecache.fileio import atomic_path
 
 # Frames per forward pass, at most: 1024 frames of 224 px are 600 MB of input alone and several GB of
@@ -125,12 +125,25 @@ def _cross_checks(p: dict[str, Any]) -> None:
             )
     if len(set(p["train"]["heads"])) != len(p["train"]["heads"]):
         raise ParamsError(f"params: train.heads = {p['train']['heads']!r} lists a head twice")
+    _check_image_size(p["extract"])
     batch = p["extract"]["batch_size"]
     if batch is not None and batch > MAX_BATCH_SIZE:
         raise ParamsError(
             f"params: extract.batch_size = {batch} is more than {MAX_BATCH_SIZE} frames per forward pass, which "
             "only costs memory (many GB of activations); use at most that, or null for the measured default"
         )
+
+
+def _check_image_size(extract: dict[str, Any]) -> None:
+    """A size the backbone cannot take (a ViT's) stops here, not in the middle of extraction."""
+    if extract["image_size"] is None:
+        return
+    from framecache.backbones.sizes import check_image_size  # builds timm/torchvision ids on the meta device
+
+    try:
+        check_image_size(extract["backbone"], extract["image_size"])
+    except FramecacheError as exc:
+        raise ParamsError(f"params: {exc}") from None
 
 
 def repository_root(params_path: Path) -> Path:
@@ -170,10 +183,18 @@ def _plain(model: ParamsFile) -> dict[str, Any]:
     return data
 
 
+def _empty(name: str) -> str:
+    return (
+        f"params: {name} is empty (nothing but blanks or comments): every stage reads its settings from it, and "
+        "dvc.yaml its paths and head list; restore it (`git checkout -- params.yaml`) or start from the "
+        "repository's params.yaml, which lists every key with its default"
+    )
+
+
 def validate(data: Any) -> Params:
     """Validate a parsed params mapping; returns the cleaned, default-filled view."""
     if data is None:
-        data = {}  # an empty file: every default
+        raise ParamsError(_empty("the file"))
     if not isinstance(data, dict):
         raise ParamsError(f"params: the top level must be a mapping of keys to values, got {data!r}")
     clean = _plain(validate_model(ParamsFile, data))
@@ -190,6 +211,8 @@ def load_params(path: str | Path = "params.yaml") -> Params:
         data = read_yaml(path)
     except yaml.YAMLError as exc:
         raise ParamsError(f"params: {path} is not valid YAML: {exc}") from None
+    if data is None:  # nothing but blanks and comments: DVC cannot even build dvc.yaml's paths from it
+        raise ParamsError(_empty(str(path)))
     params = validate(data)
     _check_outputs_inside(params, path)
     return params

@@ -100,6 +100,8 @@ class Discovery:
     ignored_files: int = 0
     matching: Matching | None = None
     unreadable: list[Failure] = field(default_factory=list)  # also in failures; DVC cannot hash these
+    # classes the split lists name although none of their entries has a file (each also a row of failures)
+    unmatched_classes: list[str] = field(default_factory=list)
 
 
 @dataclass

@@ -3,9 +3,10 @@
 Downloaders name each clip ``<youtube_id>_<time_start:06d>_<time_end:06d>.<ext>`` (flat, or under
 ``<split>/`` or ``<split>/<label>/``); the file is looked up by that name anywhere under the dataset folder.
 A row whose file is missing is recorded in failures.csv (``path`` is the expected file name); so is a file no
-row names. The split comes from the ``split`` column (``train``, ``val``/``validate``, ``test``) or else from the
-CSV's name (``train.csv``, ``validate.csv``, ``test.csv``); empty means a generated split. Clips cut from the
-same YouTube video share a group, so they never straddle train and test.
+row names, and every extra copy of a clip (the same name under ``train/`` and ``val/``: the copy under the row's
+split folder is used). The split comes from the ``split`` column (``train``, ``val``/``validate``, ``test``) or
+else from the CSV's name (``train.csv``, ``validate.csv``, ``test.csv``); empty means a generated split. Clips cut
+from the same YouTube video share a group, so they never straddle train and test.
 """
 
 from __future__ import annotations
@@ -73,13 +74,32 @@ def _split(raw: str, csv_path: Path, line: int) -> str:
     return SPLIT_NAMES.get(value, "")
 
 
+def _pick_copy(files: list[Path], split: str, root: Path, where: str, failures: list[Failure]) -> Path | None:
+    """The file of a row's clip: of several copies (the same clip under train/ and val/), the one under a folder
+    named for the row's split, else the first; every other copy is recorded, so none is dropped silently."""
+    if len(files) < 2:
+        return files[0] if files else None
+    in_split = [f for f in files if any(SPLIT_NAMES.get(p.lower()) == split for p in f.relative_to(root).parts[:-1])]
+    chosen = (in_split or files)[0]
+    for other in files:
+        if other != chosen:
+            failures.append(
+                Failure(
+                    str(other),
+                    f"same clip as {video_id(chosen, root)}, which is the file used for {where} (split "
+                    f"{split or 'generated'}): two copies of one clip; delete the one in the wrong folder",
+                )
+            )
+    return chosen
+
+
 def read_kinetics(csvs: Sequence[Path], root: Path, extensions: Sequence[str]) -> Discovery:
     """Candidates for every CSV row whose clip file exists under ``root``; the rest recorded."""
     root_abs = root.resolve()
     found = walk(root_abs, extensions)
-    by_stem: dict[str, Path] = {}
+    copies: dict[str, list[Path]] = {}
     for file in found.videos:
-        by_stem.setdefault(file.stem, file)
+        copies.setdefault(file.stem, []).append(file)
     candidates: list[Candidate] = []
     failures: list[Failure] = list(found.unreadable)
     missing: list[str] = []
@@ -101,7 +121,7 @@ def read_kinetics(csvs: Sequence[Path], root: Path, extensions: Sequence[str]) -
                 raise DatasetError(f"{stem} is listed twice ({used[stem]} and {where}): remove one of the rows")
             used[stem] = where
             split = _split(str(row.get("split", "")), csv_path, line) or default_split
-            file = by_stem.get(stem)
+            file = _pick_copy(copies.get(stem, []), split, root_abs, where, failures)
             if file is None:
                 missing.append(stem)
                 failures.append(Failure(f"{stem}.mp4", f"{where} (label {label!r}): no {stem}.* under {root}"))
@@ -109,7 +129,7 @@ def read_kinetics(csvs: Sequence[Path], root: Path, extensions: Sequence[str]) -
                 failures.append(Failure(str(file), f"{where}: empty label or youtube_id"))
             else:
                 candidates.append(Candidate(video_id(file, root_abs), file, label, split, group=yid))
-    unlisted = [f for s, f in by_stem.items() if s not in used]
+    unlisted = [f for s, files in copies.items() if s not in used for f in files]
     failures += [Failure(str(f), f"no row of {', '.join(p.name for p in csvs)} names it") for f in unlisted]
     names = " + ".join(p.name for p in csvs)
     files_not_listed = [video_id(f, root_abs) for f in unlisted]

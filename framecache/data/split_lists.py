@@ -153,6 +153,8 @@ def match_entries(
     unlisted = [f for k, f in by_key.items() if k not in used]
     failures += [Failure(str(f), f"not listed in {names}") for f in unlisted]
     failures += [Failure(f"{e.cls}/{e.name}", f"listed in {e.origin}, but no such file under {root}") for e in missing]
+    lost = _classes_without_files(entries, used, canonical, names, root)
+    failures += lost.values()
     matching = Matching(
         names,
         MATCH_KEY,
@@ -168,4 +170,25 @@ def match_entries(
             f"holding both the list files and the class folders (entries are matched as {MATCH_KEY}), e.g. the "
             "folder where UCF-101/ and ucfTrainTestlist/ were unpacked"
         )
-    return Discovery(candidates, source, classes, failures, found.ignored, matching, found.unreadable)
+    return Discovery(candidates, source, classes, failures, found.ignored, matching, found.unreadable, list(lost))
+
+
+def _classes_without_files(
+    entries: Sequence[Entry], used: dict[tuple[str, str], Entry], canonical: dict[str, str], names: str, root: Path
+) -> dict[str, Failure]:
+    """A class the lists name whose entries all lack a file (its folder absent or misnamed): a failures.csv row of
+    its own, so the class does not vanish behind its entries' rows."""
+    listed: dict[str, int] = {}
+    for entry in entries:
+        cls = canonical.get(entry.cls.lower(), entry.cls)
+        listed[cls] = listed.get(cls, 0) + 1
+    matched = {canonical.get(e.cls.lower(), e.cls) for e in used.values()}
+    return {
+        cls: Failure(
+            f"{cls}/",
+            f"class {cls!r}: {n} entries in {names}, but no video of it under {root} (no folder {cls}/, or one "
+            "spelt otherwise): the class is left out; add its videos or remove it from the lists",
+        )
+        for cls, n in listed.items()
+        if cls and cls not in matched
+    }

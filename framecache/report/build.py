@@ -14,7 +14,7 @@ from typing import Any
 
 from framecache import layout
 from framecache.errors import FramecacheError
-from framecache.fileio import write_json, write_text
+from framecache.fileio import output_set, write_json, write_text
 from framecache.report.comparison import Comparison, compare
 from framecache.report.inputs import Facts, dataset_facts, extraction_facts
 from framecache.report.markdown import document
@@ -27,8 +27,13 @@ log = logging.getLogger(__name__)
 
 
 def write_report(cmp: Comparison, dataset: Facts, extraction: Facts, out: Path) -> dict[str, Any]:
-    """Write every report file into ``out``; returns the summary metrics."""
-    out.mkdir(parents=True, exist_ok=True)
+    """Write every report file into ``out``, all or none (a full disk leaves the previous report); returns the
+    summary metrics."""
+    with output_set(out, layout.STAGE_OUTPUTS["report"], "the report", "dvc repro report") as staging:
+        return _write_files(cmp, dataset, extraction, staging)
+
+
+def _write_files(cmp: Comparison, dataset: Facts, extraction: Facts, out: Path) -> dict[str, Any]:
     inputs = ReportInputs(cmp, dataset, extraction)
     rendered = [section(inputs, out) for section in SECTIONS]
     markdown = {r.fragment.id: r.markdown for r in rendered}

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from framecache import heads
-from framecache.fileio import write_csv, write_json
+from framecache.fileio import output_set, write_csv, write_json
 from framecache.layout import (
     CONFUSION_PNG,
     CURVE,
@@ -27,6 +27,7 @@ from framecache.layout import (
     SELECTION,
     SELECTION_KEYS,
     SELECTION_SCORES,
+    STAGE_OUTPUTS,
     probability_column,
 )
 from framecache.training.results import TrainingResult
@@ -132,8 +133,14 @@ def draw_figures(result: TrainingResult, plots: Path) -> None:
 
 def write_outputs(result: TrainingResult, out: str | Path, trained_on: Mapping[str, Any] | None = None) -> None:
     """model.pkl (recording ``trained_on``, the feature store's provenance and path), predictions.csv,
-    selection.csv, metrics.json and plots/ in ``out``."""
-    out = Path(out)
+    selection.csv, metrics.json and plots/ in ``out``: all of them or, when a write fails (a full disk), none
+    (the previous run's files stay)."""
+    stage = f"train@{result.name}"
+    with output_set(out, STAGE_OUTPUTS["train"], f"the outputs of {stage}", f"dvc repro {stage}") as staging:
+        _write_files(result, staging, trained_on)
+
+
+def _write_files(result: TrainingResult, out: Path, trained_on: Mapping[str, Any] | None) -> None:
     plots = out / PLOTS_DIR
     plots.mkdir(parents=True, exist_ok=True)
     heads.save_head(result.model, out / MODEL, trained_on)
@@ -142,7 +149,5 @@ def write_outputs(result: TrainingResult, out: str | Path, trained_on: Mapping[s
     write_csv(out / SELECTION, *selection_table(result))
     if _is_trained_by_epochs(result.model):
         write_csv(plots / CURVE, curve_rows(result), CURVE_COLUMNS)
-    else:
-        (plots / CURVE).unlink(missing_ok=True)
     draw_figures(result, plots)
     write_json(out / METRICS, result.summary())

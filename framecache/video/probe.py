@@ -3,7 +3,8 @@
 Frame counts come from demuxing — one non-empty packet per frame — which is about a hundred times faster than
 decoding every frame and agrees with a full decode on the codecs we ship tests for (H.264 mp4, MPEG-4 AVI).
 The first frame is really decoded, so a file that demuxes but cannot be decoded is caught here rather than
-in the expensive extraction stage.
+in the expensive extraction stage. A still image under a video's name (a PNG renamed ``.mp4``), which FFmpeg
+would read as a one-frame video, is refused as what it is.
 """
 
 from __future__ import annotations
@@ -32,10 +33,34 @@ class VideoInfo:
         return asdict(self)
 
 
+# FFmpeg reads single images with image2 and the <codec>_pipe demuxers (png_pipe, jpeg_pipe, webp_pipe, ...)
+IMAGE_DEMUXERS = ("image2",)
+IMAGE_DEMUXER_SUFFIX = "_pipe"
+
+
+def _still(container: av.container.InputContainer) -> str | None:
+    name = container.format.name
+    if name not in IMAGE_DEMUXERS and not name.endswith(IMAGE_DEMUXER_SUFFIX):
+        return None
+    return f"a still image ({container.streams.video[0].codec_context.name.upper()} data), not a video"
+
+
+def still_image(path: str | Path) -> str | None:
+    """Why ``path`` is a still image named like a video (the reason failures.csv and predict give), or None:
+    a video, or a file FFmpeg cannot read at all (which probing or decoding reports in its own words)."""
+    try:
+        with av.open(str(path), metadata_errors="ignore") as container:
+            return _still(container) if container.streams.video else None
+    except (av.FFmpegError, OSError, ValueError):
+        return None
+
+
 def probe(path: str | Path) -> VideoInfo:
     """Describe a video file, or raise :class:`VideoError` saying why it is not one we can use."""
     path = Path(path)
     with open_video(path) as container:
+        if reason := _still(container):
+            raise VideoError(reason)
         stream = container.streams.video[0]
         codec = stream.codec_context.name
         width, height = stream.codec_context.width, stream.codec_context.height

@@ -74,12 +74,12 @@ def test_an_unknown_key_is_reported_before_a_bad_value():
     assert "unknown key 'demo.clip_per_class' (did you mean 'demo.clips_per_class'?)" in _error(change)
 
 
-def test_empty_sections_and_files_take_the_defaults():
+def test_empty_sections_take_the_defaults_and_an_empty_file_is_refused():
     raw = copy.deepcopy(RAW)
     raw["demo"] = None  # `demo:` with nothing under it
     assert validate(raw)["demo"]["clips_per_class"] == 24
-    with pytest.raises(ParamsError, match="has no entry under heads"):
-        validate(None)  # every default, but the default train.heads name heads that an empty file lacks
+    with pytest.raises(ParamsError, match="is empty"):
+        validate(None)  # an empty file: said so, not "train.heads[0] has no entry under heads"
     with pytest.raises(ParamsError, match=r"the top level must be a mapping of keys to values, got \[1\]"):
         validate([1])
 

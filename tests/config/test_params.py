@@ -184,3 +184,11 @@ def test_cli_reports_errors_without_traceback(tmp_path, raw):
 def test_missing_file_is_a_clear_error(tmp_path):
     with pytest.raises(ParamsError, match="not found"):
         load_params(tmp_path / "nope.yaml")
+
+
+@pytest.mark.parametrize("text", ["", "\n  \n", "# all settings removed\n"])
+def test_an_empty_file_says_it_is_empty(tmp_path, text):
+    path = tmp_path / "params.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ParamsError, match=r"params\.yaml is empty.*git checkout -- params\.yaml"):
+        load_params(path)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from framecache.data.discovery import Candidate
 from framecache.data.manifest import Indexed, class_order, manifest_rows, repo_path
 from framecache.layout import MANIFEST_COLUMNS
@@ -32,3 +34,20 @@ def test_manifest_rows_have_the_layout_columns_sorted_by_video_id(tmp_path):
         ("b/2.mp4", 0, "test", "g2", "s2"),
     ]
     assert (rows[0]["fps"], rows[0]["duration"]) == (29.97003, 0.133467)
+
+
+def test_a_still_image_renamed_as_a_video_is_a_failure_saying_so(tmp_path, make_video):
+    from PIL import Image
+
+    from framecache.data.manifest import probe_candidates
+
+    make_video(tmp_path / "a" / "clip.mp4", frames=3, size=16)
+    for name, fmt in (("photo.mp4", "PNG"), ("snap.avi", "JPEG")):
+        Image.fromarray(np.full((16, 16, 3), 90, np.uint8)).save(tmp_path / "a" / name, format=fmt)
+    files = sorted((tmp_path / "a").iterdir())
+    indexed, failures = probe_candidates([Candidate(f.name, f, "a", "") for f in files])
+    assert [i.candidate.video_id for i in indexed] == ["clip.mp4"]
+    assert {Path(f.path).name: f.reason for f in failures} == {
+        "photo.mp4": "a still image (PNG data), not a video",
+        "snap.avi": "a still image (MJPEG data), not a video",
+    }

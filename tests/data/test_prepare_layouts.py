@@ -184,3 +184,51 @@ def test_no_usable_video_says_why_from_the_failures(tmp_path, params, make_video
     assert str(err.value).startswith(f"no usable video in {root}: none of the 1 video file(s) decodes; 2 file(s) left")
     assert "not inside a class folder (expected root/<class>/<video>) (1); empty file (0 bytes) (1)" in str(err.value)
     assert len(read_rows(tmp_path / "out" / "failures.csv")) == 2
+
+
+def test_a_listed_class_without_a_folder_is_a_failure_and_a_lost_class(tmp_path, params):
+    import shutil
+
+    ucf101(tmp_path / "ds", groups=6)
+    shutil.rmtree(tmp_path / "ds" / "UCF-101" / "Typing")  # classInd.txt and both lists still name it
+    out = tmp_path / "out"
+    summary = prepare_dataset(tmp_path / "ds", out, params)
+    assert (out / "classes.txt").read_text() == "ApplyLipstick\nHandstandPushups\n"
+    assert summary["classes_without_usable_videos"] == ["Typing"]
+    rows = [f for f in read_rows(out / "failures.csv") if f["path"] == "Typing/"]
+    assert len(rows) == 1 and "class 'Typing'" in rows[0]["reason"]
+    reason = rows[0]["reason"]
+    assert "6 entries in trainlist01.txt + testlist01.txt" in reason and "no video of it" in reason
+
+
+def test_the_same_kinetics_clip_in_two_folders_is_listed(tmp_path, params):
+    import shutil
+
+    kinetics(tmp_path / "ds", missing=0)
+    clip = next((tmp_path / "ds" / "validate").rglob("*.mp4"))
+    twin = tmp_path / "ds" / "train" / clip.parent.name / clip.name
+    shutil.copyfile(clip, twin)  # the same clip downloaded under train/ too
+    out = tmp_path / "out"
+    prepare_dataset(tmp_path / "ds", out, params)
+    used = {Path(r["path"]).resolve() for r in read_rows(out / "manifest.csv")}
+    assert clip.resolve() in used and twin.resolve() not in used  # validate.csv's row: the validate/ copy
+    listed = [f for f in read_rows(out / "failures.csv") if Path(f["path"]).resolve() == twin.resolve()]
+    assert len(listed) == 1 and f"same clip as {clip.relative_to(tmp_path / 'ds').as_posix()}" in listed[0]["reason"]
+
+
+def test_kinetics_with_only_train_csv_says_which_file_to_add(tmp_path, params):
+    kinetics(tmp_path / "ds", missing=0)
+    (tmp_path / "ds" / "validate.csv").unlink()
+    with pytest.raises(DatasetError, match=r"every row of train\.csv is in train.*add validate\.csv"):
+        prepare_dataset(tmp_path / "ds", tmp_path / "out", params)
+
+
+def test_an_all_train_manifest_says_which_split_value_to_add(tmp_path, params, make_video):
+    lines = ["path,label,split"]
+    for c in ("a", "b"):
+        for i in range(4):
+            make_video(tmp_path / "ds" / c / f"{i}.mp4", frames=3, size=16, seed=10 * ord(c) + i)
+            lines.append(f"{c}/{i}.mp4,{c},train")
+    (tmp_path / "ds" / "manifest.csv").write_text("\n".join(lines) + "\n")
+    with pytest.raises(DatasetError, match=r"manifest\.csv gives split = train for every video.*split = test"):
+        prepare_dataset(tmp_path / "ds", tmp_path / "out", params)
