@@ -11,7 +11,7 @@ import pytest
 
 from framecache import heads, inference
 from framecache.errors import FramecacheError
-from framecache.features.store import EXTRACTOR_VERSION, SCHEMA_VERSION
+from framecache.features.store import EXTRACTOR_VERSION, SCHEMA_VERSION, FeatureStore
 from stages import predict
 
 K = 4
@@ -29,10 +29,12 @@ def project(tmp_path, monkeypatch, params_file, feature_store):
                   [("v0", np.zeros((2, K)), 0, "train")])  # fmt: skip
     X = [np.full((2, K), float(c), np.float32) + i / 10 for c in (0, 1) for i in range(4)]
     head = heads.build_head({"type": "pooled", "pooling": "mean"}, random_state=0).fit(X, np.repeat([0, 1], 4))
-    heads.save_head(head, tmp_path / "models" / "pool_mean" / "model.pkl")
+    with FeatureStore.open(tmp_path / "features" / "efficientnet_lite0.h5") as store:
+        trained_on = dict(store.provenance)  # the head was trained on this store
+    heads.save_head(head, tmp_path / "models" / "pool_mean" / "model.pkl", trained_on)
     asked = []
 
-    def extract_features(paths, provenance, device):
+    def extract_features(paths, provenance, device, computed_as=()):
         asked.extend(paths)
         return [(np.ones((2, K), np.float32), None) for _ in paths]
 
