@@ -43,7 +43,7 @@ def test_epoch_zero_is_the_pooled_head_and_is_kept_when_no_epoch_beats_it(kind, 
     head = heads.build_head(fast(kind, residual_pooling=pooling, lr=1e-9), random_state=0).fit(X, y, Xv, yv)
     assert head.best_epoch_ == 0 and head.history_[0]["step"] == 0
     pooled = PooledHead(pooling, C_grid=C_GRID, random_state=0).fit(X, y, Xv, yv)
-    assert head.residual_.C == pooled.best_params_["C"]
+    assert pooled.best_params_["C"] == head.residual_.C
     np.testing.assert_allclose(head.predict_proba(Xt), pooled.predict_proba(Xt), atol=1e-4)
     # the pooled head is frozen: only the net's own weights are counted and trained
     assert head.n_parameters_ == sum(p.numel() for p in head.module_.parameters() if p.requires_grad)
