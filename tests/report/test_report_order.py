@@ -81,3 +81,13 @@ def test_params_pairs_come_first_and_a_dataset_pair_sharing_a_class_gives_way():
     dataset = [["zoom_in", "zoom_out"], ["fade_in", "fade_out"]]
     assert class_pairs([["zoom_out", "cat"]], dataset) == [["zoom_out", "cat"], ["fade_in", "fade_out"]]
     assert class_pairs([], dataset) == dataset
+
+
+def test_per_class_headers_wrap_after_underscores_so_many_heads_fit_the_page(tmp_path):
+    many = {**HEADS, "pool_maxmin_delta": ({"type": "pooled", "pooling": "maxmin_delta"}, 0.9, 0.9)}
+    _, report, _ = build(tmp_path, params_for(many), heads=many)
+    html = (report / layout.REPORT_HTML).read_text()
+    section = html[html.index('<h2 id="per-class">') :]
+    assert '<table class="per-class">' in section and "<th>pool_\u200bmaxmin_\u200bdelta</th>" in section
+    # the CSV keeps the plain names
+    assert "pool_maxmin_delta" in (report / layout.PER_CLASS_CSV).read_text().splitlines()[0]
