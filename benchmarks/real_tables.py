@@ -66,7 +66,7 @@ def _goal_lines(results: dict[str, dict[str, Any]]) -> list[str]:
 
 def _lever_table(ds: str, variants: dict[str, Any]) -> list[str]:
     pairs = ds == "demo"
-    head = "| row | " + " | ".join(TORCH) + " | fit s (5 heads) |"
+    head = "| row | " + " | ".join(TORCH) + " | fit s per model (5 heads) |"
     lines = [f"**{SETS[ds]['title']}**" + (" (top-1 · within-pair accuracy)" if pairs else " (top-1)"), "", head,
              "| --- | " + " | ".join("---:" for _ in TORCH) + " | ---: |"]  # fmt: skip
     for variant, rows in variants.items():
