@@ -6,16 +6,20 @@ by ``lengths``, so padding never changes a video's output: a batch of mixed leng
 probabilities as each video alone.
 
 Protocol of :meth:`TorchHead.fit`: features are standardised with the mean and spread of the training frames only,
-each video as it is padded into a batch (no standardised copy of the data is kept); AdamW minimises (optionally
-class-weighted) cross-entropy; after each epoch the validation loss is measured, training stops after ``patience``
-epochs without an improvement (a drop of more than ``MIN_DELTA``), and the weights of the best epoch are restored.
-Without a validation split, a stratified part of train is held out for this. Hidden size, dropout and weight decay
-are chosen the way pooled heads choose C: one such fit per combination of ``hidden``/``dropout``/``weight_decay``
-and their ``*_grid`` values, and the one with the best validation accuracy at its restored epoch (then the lower
-validation loss, then the earlier) is kept (``best_params_``, every candidate in ``grid_``).
+each video as it is padded into a batch (no standardised copy of the data is kept). With ``residual_pooling`` a pooled
+head is fitted first (:mod:`framecache.heads.residual`) and frozen inside the net, whose own output starts at zero:
+epoch 0 is that pooled head. AdamW (:mod:`framecache.heads.fitting`) minimises (optionally class-weighted,
+label-smoothed) cross-entropy on (optionally augmented, :mod:`framecache.heads.sequences`) training videos; after each
+epoch the validation loss is measured, training stops after ``patience`` epochs without an improvement (a drop of
+more than ``MIN_DELTA``), and the weights of the best epoch are restored. ``seeds`` such fits from different seeds
+are averaged. Without a validation split, a stratified part of train is held out for this. Hidden size, dropout and
+weight decay are chosen the way pooled heads choose C: one such fit per combination of
+``hidden``/``dropout``/``weight_decay`` and their ``*_grid`` values, and the one with the best validation accuracy
+at its restored epoch (then the lower validation loss, then the earlier) is kept (``best_params_``, every candidate
+in ``grid_``).
 
-Determinism: training runs under a forked RNG seeded from ``random_state`` (the caller's global torch RNG is
-left untouched) and, on CPU, with ``torch.use_deterministic_algorithms``; two CPU fits give identical weights.
+Determinism: every fit runs under a forked RNG seeded from ``random_state`` (:func:`framecache.heads.fitting.seeded`);
+two CPU fits give identical weights.
 """
 
 from __future__ import annotations
