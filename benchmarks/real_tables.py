@@ -113,7 +113,13 @@ def render(
         lines.append(f"| {h} | " + " | ".join(cells) + " |")
     lines += ["", "Goals (issue 19), with today's defaults:", "", *_goal_lines(results), ""]
     lines += ["### Levers: today's defaults with one setting changed", "",
-              "Rows: " + "; ".join(f"`{k}`: {v}" for k, v in levers.items()) + ".", ""]  # fmt: skip
+              "Today's torch recipe: `residual_pooling: max` (a frozen pool_max-style logistic regression inside the "
+              "net, which starts as that pooled head and keeps it unless an epoch lowers the validation loss), "
+              "`readout: [last, mean, max]` (transformer `[mean, max]`), no dropout grid (one fit per model), "
+              "`patience: 5`. Each row below changes one setting from it ("
+              + "; ".join(f"`{k}`: {v}" for k, v in levers.items())
+              + "); the demo, whose folds cost the most, runs only the rows in its table. Fit seconds: "
+              "the mean per fitted model (folds and the refit), summed over the five torch heads.", ""]  # fmt: skip
     for ds in sets:
         lines += _lever_table(ds, results[ds])
     return "\n".join(lines)
