@@ -7,8 +7,8 @@ Each head of ``train.heads`` (or ``--heads``) is trained with the train stage's 
 (:func:`framecache.training.train_head`: fit on train, select on val, score test once) and timed. Without
 ``--store`` the data is :func:`synthetic.order_task` shaped like the demo (10 classes, 24 clips
 each, T = 16, k = 1280: four appearance classes and three order pairs); with ``--store``, a real feature
-store and the order pairs of ``report.class_pairs``. ``--write`` replaces this benchmark's section of
-BENCHMARKS.md, leaving the other sections alone.
+store and its order pairs (the prepared folder's class_pairs.csv and ``report.class_pairs``). ``--write``
+replaces this benchmark's section of BENCHMARKS.md, leaving the other sections alone.
 """
 
 from __future__ import annotations
@@ -38,11 +38,12 @@ def load_data(args: argparse.Namespace, params) -> tuple[list, list, np.ndarray,
         with FeatureStore.open(args.store, expect=configured_provenance(params["extract"])) as store:
             classes = list(store.classes)
             s = store.load()
-        pairs = [
-            (classes.index(a), classes.index(b))
-            for a, b in params["report"]["class_pairs"]
-            if a in classes and b in classes
-        ]
+        from framecache.data.class_pairs import read_class_pairs
+        from framecache.layout import CLASS_PAIRS
+        from framecache.report.build import class_pairs
+
+        listed = class_pairs(params["report"]["class_pairs"], read_class_pairs(Path(args.prepared) / CLASS_PAIRS))
+        pairs = [(classes.index(a), classes.index(b)) for a, b in listed if a in classes and b in classes]
         return s.ids, s.X, s.y, s.split, classes, pairs, f"feature store `{args.store}`"
     d = order_task(seed=args.seed)
     ids = [f"clip{i:04d}" for i in range(len(d.X))]
@@ -54,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--params", default="params.yaml")
     ap.add_argument("--store", help="feature store to train on (default: synthetic stand-in)")
+    ap.add_argument("--prepared", default="data/prepared", help="with --store: the prepared folder (class pairs)")
     ap.add_argument("--heads", help="comma-separated head names (default: train.heads)")
     ap.add_argument("--repeats", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)

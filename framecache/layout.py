@@ -25,6 +25,11 @@ MANIFEST_COLUMNS = (
 # what extract needs of a manifest (a hand-written one may leave the probe columns out)
 MANIFEST_REQUIRED = ("video_id", "path", "label", "label_index", "split", "group", "frames", "sha256")
 FAILURE_COLUMNS = ("path", "reason")
+# a dataset's own order-only class pairs (classes that differ only in frame order): a dataset folder may hold
+# this file (the demo writes one beside its clips); prepare copies the pairs of its classes into
+# ${paths.prepared}/ (header only when there are none) and the report scores them within pair
+CLASS_PAIRS = "class_pairs.csv"
+CLASS_PAIR_COLUMNS = ("class_a", "class_b")
 
 # extract -> ${paths.features}/
 STORE_SUFFIX = ".h5"
@@ -90,7 +95,7 @@ def read_classes(path: str | Path) -> list[str]:
 # paths.models, paths.report); dvc.yaml's outs, metrics and plots must declare exactly these (a test checks).
 # The extract stage's store is named by the backbone: see store_path.
 STAGE_OUTPUTS = {
-    "prepare": (MANIFEST, CLASSES, FAILURES, SUMMARY),
+    "prepare": (MANIFEST, CLASSES, FAILURES, SUMMARY, CLASS_PAIRS),
     "extract": (FAILURES, METRICS),
     "train": (MODEL, PREDICTIONS, SELECTION, METRICS, PLOTS_DIR),
     "report": (

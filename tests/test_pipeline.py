@@ -83,7 +83,13 @@ def test_repro_runs_every_stage_and_writes_the_report(project):
         assert f"Running stage '{stage}'" in out
     assert (proj / "data/report/report.html").stat().st_size > 1000
     metrics = json.loads((proj / "data/models/gru/metrics.json").read_text())
-    assert 0.0 <= metrics["test_top1"] <= 1.0 and metrics["test_videos"] == 3
+    # train.evaluation: auto with 1 test video per class: group k-fold, one fold per group (4 < train.folds)
+    assert 0.0 <= metrics["test_top1"] <= 1.0 and metrics["test_videos"] == 12
+    assert (
+        metrics["evaluation"] == "group_kfold"
+        and metrics["folds"] == 4
+        and "auto chose" in metrics["evaluation_reason"]
+    )
     extract = json.loads((proj / "data/features/metrics.json").read_text())
     assert extract["videos_stored"] == 12 and extract["frames"] == 12 * 3 and extract["failures"] == 0
     summary = json.loads((proj / "data/report/summary.json").read_text())

@@ -177,12 +177,13 @@ class Train(Settings):
         HEADS, min_length=1, description="names of entries in `heads` to train, one DVC stage train@<name> each"
     )
     repeats: Int = Field(1, ge=1, description="seeds per head; metrics are reported as mean ± std")
-    evaluation: Literal["holdout", "group_kfold"] = Field(
-        "holdout",
-        description="holdout: fit on train, select on val, score the test split once (enough videos for a test "
-        "split of a few dozen per class); group_kfold: for small datasets, every video is predicted once by a model "
-        "fitted on the other folds (whole groups; validation carved out of them by group), and model.pkl is refitted "
-        "on all videos",
+    evaluation: Literal["auto", "holdout", "group_kfold"] = Field(
+        "auto",
+        description="holdout: fit on train, select on val, score the test split once; group_kfold: for small "
+        "datasets, every video is predicted once by a model fitted on the other folds (whole groups; validation "
+        "carved out of them by group), and model.pkl is refitted on all videos; auto: group_kfold when the median "
+        "class has fewer than 10 test or 5 validation videos in the prepared splits (with at most one fold per "
+        "group), else holdout; the report says which ran and why",
     )
     folds: Int = Field(5, ge=2, description="folds of group_kfold (at most the number of groups)")
     device: Device = Field("auto", description="where torch heads train")

@@ -1,4 +1,5 @@
-"""The demo stage's work: write the embedded demo dataset (videos/ + manifest.csv) into its own folder.
+"""The demo stage's work: write the embedded demo dataset (videos/, manifest.csv and class_pairs.csv, its order-only
+pairs) into its own folder.
 
 The clips themselves come from :mod:`framecache.data.demo_clips`. The folder is built beside the target under a
 temporary name and swapped in when complete. An existing target is replaced only if it carries the demo's
@@ -14,9 +15,10 @@ from pathlib import Path
 from tqdm import tqdm
 
 from framecache.data import demo_clips
+from framecache.data.class_pairs import write_class_pairs
 from framecache.errors import FramecacheError
 from framecache.fileio import write_csv, write_text
-from framecache.layout import MANIFEST
+from framecache.layout import CLASS_PAIRS, MANIFEST
 
 MARKER = ".framecache-demo"
 # prepare reads path,label,group; frames and reversed_from let a reader check the clips and their reversals
@@ -50,6 +52,8 @@ def write_demo(
                 progress=bar.update,
             )
         write_csv(staging / MANIFEST, (_manifest_row(r) for r in rows), DEMO_MANIFEST_COLUMNS)
+        # the order-only pairs travel with the clips: prepare copies them, the report scores them within pair
+        write_class_pairs(staging / CLASS_PAIRS, demo_clips.class_pairs())
         write_text(staging / MARKER, "written by `python -m stages.demo`; safe to delete with the folder\n")
         if out.exists():
             shutil.rmtree(out)

@@ -57,7 +57,7 @@ def class_names() -> list[str]:
 
 
 def class_pairs() -> list[list[str]]:
-    """The order-only pairs as ``[forward, reversed]`` class names (what ``report.class_pairs`` lists)."""
+    """The order-only pairs as ``[forward, reversed]`` class names (the demo's class_pairs.csv)."""
     return [[forward, backward] for forward, backward, _ in ORDER_PAIRS]
 
 

@@ -2,8 +2,9 @@
 
 Steps: find the candidates (:mod:`framecache.data.discovery`), probe and hash them
 (:mod:`framecache.data.manifest`), give each video a group and a leak-free split (:mod:`framecache.data.splits`),
-then write ``manifest.csv``, ``classes.txt``, ``failures.csv`` (every file left out, with the reason) and
-``summary.json`` (counts per class and split, how split lists or a CSV matched the files, what was left out).
+then write ``manifest.csv``, ``classes.txt``, ``class_pairs.csv`` (the dataset's own order-only pairs,
+:mod:`framecache.data.class_pairs`), ``failures.csv`` (every file left out, with the reason) and ``summary.json``
+(counts per class and split, how split lists or a CSV matched the files, what was left out).
 The names are :mod:`framecache.layout`'s.
 
 Files whose bytes are identical but whose labels differ cannot both be right: every copy is left out and listed
@@ -21,11 +22,13 @@ from typing import Any
 
 from tqdm import tqdm
 
+from framecache.data.class_pairs import prepared_pairs, write_class_pairs
 from framecache.data.discovery import DatasetError, Discovery, Failure, discover
 from framecache.data.manifest import Indexed, class_order, manifest_rows, probe_candidates
 from framecache.data.splits import assign_groups, check_no_straddle, check_split_coverage, resolve_splits
 from framecache.fileio import write_csv, write_json, write_text
 from framecache.layout import (
+    CLASS_PAIRS,
     CLASSES,
     FAILURE_COLUMNS,
     FAILURES,
@@ -80,6 +83,7 @@ def prepare_dataset(dataset: Path, out: Path, params: Mapping[str, Any]) -> dict
     summary = _summary(found, rows, classes, groups, failures, split_source)
     write_csv(out / MANIFEST, rows, MANIFEST_COLUMNS)
     write_text(out / CLASSES, write_classes_text(classes))
+    write_class_pairs(out / CLASS_PAIRS, prepared_pairs(dataset, classes))
     _write_failures(out, failures)
     write_json(out / SUMMARY, summary)
     return summary

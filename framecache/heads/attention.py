@@ -16,6 +16,7 @@ from torch import nn
 
 from framecache.heads.masking import sinusoidal_positions, valid_mask
 from framecache.heads.neural import TorchHead
+from framecache.heads.readout import Classifier
 
 
 class AttentionPoolNet(nn.Module):
@@ -27,6 +28,7 @@ class AttentionPoolNet(nn.Module):
         positional: bool,
         dropout: float,
         input_dropout: float,
+        residual_pooling: str,
         n_classes: int,
     ):
         super().__init__()
@@ -34,8 +36,7 @@ class AttentionPoolNet(nn.Module):
         self.input_dropout = nn.Dropout(input_dropout)
         self.project = nn.Sequential(nn.Linear(n_features, hidden), nn.LayerNorm(hidden))
         self.score = nn.Sequential(nn.Linear(hidden, attention_hidden), nn.Tanh(), nn.Linear(attention_hidden, 1))
-        self.dropout = nn.Dropout(dropout)
-        self.out = nn.Linear(hidden, n_classes)
+        self.classifier = Classifier(hidden, n_features, residual_pooling, dropout, n_classes)
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         h = self.project(self.input_dropout(x))
@@ -43,7 +44,7 @@ class AttentionPoolNet(nn.Module):
             h = h + sinusoidal_positions(h.shape[1], h.shape[2], h.device)[None]
         scores = self.score(h).squeeze(-1).masked_fill(~valid_mask(lengths, h.shape[1]), float("-inf"))
         pooled = torch.einsum("bt,btd->bd", torch.softmax(scores, dim=1), h)
-        return self.out(self.dropout(pooled))
+        return self.classifier(pooled, x, lengths)
 
 
 class AttentionHead(TorchHead):
@@ -56,14 +57,21 @@ class AttentionHead(TorchHead):
         positional: bool = True,
         dropout: float = 0.3,
         input_dropout: float = 0.3,
+        residual_pooling: str = "max",
         lr: float = 0.003,
         weight_decay: float = 0.01,
+        warmup_epochs: int = 0,
+        label_smoothing: float = 0.0,
+        augment_speed: float = 1.0,
+        augment_crop: float = 1.0,
+        augment_drop: float = 0.0,
+        seeds: int = 1,
         hidden_grid: Sequence[int] = (),
-        dropout_grid: Sequence[float] = (0.1, 0.5),
+        dropout_grid: Sequence[float] = (),
         weight_decay_grid: Sequence[float] = (),
         batch_size: int = 32,
         max_epochs: int = 100,
-        patience: int = 10,
+        patience: int = 5,
         max_len: int | None = None,
         val_fraction: float = 0.2,
         class_weight: str = "none",
@@ -75,8 +83,15 @@ class AttentionHead(TorchHead):
         self.positional = positional
         self.dropout = dropout
         self.input_dropout = input_dropout
+        self.residual_pooling = residual_pooling
         self.lr = lr
         self.weight_decay = weight_decay
+        self.warmup_epochs = warmup_epochs
+        self.label_smoothing = label_smoothing
+        self.augment_speed = augment_speed
+        self.augment_crop = augment_crop
+        self.augment_drop = augment_drop
+        self.seeds = seeds
         self.hidden_grid = hidden_grid
         self.dropout_grid = dropout_grid
         self.weight_decay_grid = weight_decay_grid
@@ -97,5 +112,6 @@ class AttentionHead(TorchHead):
             self.positional,
             self.dropout,
             self.input_dropout,
+            self.residual_pooling,
             n_classes,
         )

@@ -29,6 +29,14 @@ def masked_mean(h: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     return (h * mask).sum(dim=1) / lengths.to(h.dtype)[:, None]
 
 
+def masked_extreme(h: torch.Tensor, lengths: torch.Tensor, largest: bool = True) -> torch.Tensor:
+    """Maximum (``largest``) or minimum of ``h`` ``(B, T, d)`` over each video's valid steps only."""
+    invalid = ~valid_mask(lengths, h.shape[1])[..., None]
+    fill = float("-inf") if largest else float("inf")
+    filled = h.masked_fill(invalid, fill)
+    return filled.amax(dim=1) if largest else filled.amin(dim=1)
+
+
 def last_valid(h: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     """Each video's output at its last valid step, ``(B, d)``."""
     return h[torch.arange(h.shape[0], device=h.device), lengths - 1]

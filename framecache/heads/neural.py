@@ -6,21 +6,24 @@ by ``lengths``, so padding never changes a video's output: a batch of mixed leng
 probabilities as each video alone.
 
 Protocol of :meth:`TorchHead.fit`: features are standardised with the mean and spread of the training frames only,
-each video as it is padded into a batch (no standardised copy of the data is kept); AdamW minimises (optionally
-class-weighted) cross-entropy; after each epoch the validation loss is measured, training stops after ``patience``
-epochs without an improvement (a drop of more than ``MIN_DELTA``), and the weights of the best epoch are restored.
-Without a validation split, a stratified part of train is held out for this. Hidden size, dropout and weight decay
-are chosen the way pooled heads choose C: one such fit per combination of ``hidden``/``dropout``/``weight_decay``
-and their ``*_grid`` values, and the one with the best validation accuracy at its restored epoch (then the lower
-validation loss, then the earlier) is kept (``best_params_``, every candidate in ``grid_``).
+each video as it is padded into a batch (no standardised copy of the data is kept). With ``residual_pooling`` a pooled
+head is fitted first (:mod:`framecache.heads.residual`) and frozen inside the net, whose own output starts at zero:
+epoch 0 is that pooled head. AdamW (:mod:`framecache.heads.fitting`) minimises (optionally class-weighted,
+label-smoothed) cross-entropy on (optionally augmented, :mod:`framecache.heads.sequences`) training videos; after each
+epoch the validation loss is measured, training stops after ``patience`` epochs without an improvement (a drop of
+more than ``MIN_DELTA``), and the weights of the best epoch are restored. ``seeds`` such fits from different seeds
+are averaged. Without a validation split, a stratified part of train is held out for this. Hidden size, dropout and
+weight decay are chosen the way pooled heads choose C: one such fit per combination of
+``hidden``/``dropout``/``weight_decay`` and their ``*_grid`` values, and the one with the best validation accuracy
+at its restored epoch (then the lower validation loss, then the earlier) is kept (``best_params_``, every candidate
+in ``grid_``).
 
-Determinism: training runs under a forked RNG seeded from ``random_state`` (the caller's global torch RNG is
-left untouched) and, on CPU, with ``torch.use_deterministic_algorithms``; two CPU fits give identical weights.
+Determinism: every fit runs under a forked RNG seeded from ``random_state`` (:func:`framecache.heads.fitting.seeded`);
+two CPU fits give identical weights.
 """
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import itertools
 import logging
@@ -36,13 +39,16 @@ from torch import nn
 from framecache.compute import resolve_device
 from framecache.evaluation.metrics import nll
 from framecache.heads.base import (
-    balanced_weights,
     check_sequences,
     encode_labels,
     even_subsample,
     holdout,
     selection_key,
 )
+from framecache.heads.fitting import class_weights, member_seed, optimiser_step, seeded
+from framecache.heads.readout import SeedEnsemble
+from framecache.heads.residual import fit_residual
+from framecache.heads.sequences import Augmentation, frame_statistics, pad
 
 log = logging.getLogger(__name__)
 
@@ -55,33 +61,6 @@ MIN_DELTA = 1e-3
 GRID_SETTINGS = ("hidden", "dropout", "weight_decay")
 
 
-@contextlib.contextmanager
-def seeded(seed: int, device: torch.device) -> Iterator[None]:
-    """Seed torch inside the block without disturbing the caller's RNG or determinism setting."""
-    devices = [device.index or 0] if device.type == "cuda" else []
-    previous = torch.are_deterministic_algorithms_enabled()
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(seed)
-        # CUDA determinism would need CUBLAS_WORKSPACE_CONFIG set before CUDA starts; GPU runs are seeded
-        # but may differ in the last bits, CPU runs are exact.
-        if device.type == "cpu":
-            torch.use_deterministic_algorithms(True)
-        try:
-            yield
-        finally:
-            torch.use_deterministic_algorithms(previous)
-
-
-def pad(X: Sequence[np.ndarray], mean: Any = None, scale: Any = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Zero-padded ``(N, T_max, k)`` float32 tensor and the ``(N,)`` int64 lengths; given ``mean`` and
-    ``scale``, each video is standardised, ``(x - mean) / scale`` in float32, as it is copied in."""
-    lengths = torch.tensor([len(x) for x in X], dtype=torch.int64)
-    out = torch.zeros((len(X), int(lengths.max()), X[0].shape[1]), dtype=torch.float32)
-    for i, x in enumerate(X):
-        out[i, : len(x)] = torch.from_numpy(x if mean is None else (x - mean) / scale)
-    return out, lengths
-
-
 class TorchHead(ClassifierMixin, BaseEstimator):
     """scikit-learn estimator around a PyTorch sequence model; subclasses implement ``_build_module``."""
 
@@ -89,8 +68,15 @@ class TorchHead(ClassifierMixin, BaseEstimator):
     hidden: int
     dropout: float
     input_dropout: float
+    residual_pooling: str
     lr: float
     weight_decay: float
+    warmup_epochs: int
+    label_smoothing: float
+    augment_speed: float
+    augment_crop: float
+    augment_drop: float
+    seeds: int
     hidden_grid: Sequence[int]
     dropout_grid: Sequence[float]
     weight_decay_grid: Sequence[float]
@@ -117,11 +103,13 @@ class TorchHead(ClassifierMixin, BaseEstimator):
         return pad(X, self.feature_mean_, self.feature_scale_)
 
     def _batches(
-        self, X: list[np.ndarray], order: Sequence[int]
+        self, X: list[np.ndarray], order: Sequence[int], augment: Any = None
     ) -> Iterator[tuple[np.ndarray, torch.Tensor, torch.Tensor]]:
+        """Padded batches of the videos in ``order``; ``augment`` (a video → its augmented copy) in training."""
         for start in range(0, len(order), self.batch_size):
             idx = np.asarray(order[start : start + self.batch_size])
-            x, lengths = self._pad([X[i] for i in idx])
+            videos = [X[i] if augment is None else augment(X[i]) for i in idx]
+            x, lengths = self._pad(videos)
             yield idx, x, lengths
 
     # ---------------------------------------------------------------------------------------------- fit
@@ -139,27 +127,11 @@ class TorchHead(ClassifierMixin, BaseEstimator):
         fit_idx, val_idx = holdout(y_idx, self.val_fraction, self.random_state)
         return [X[i] for i in fit_idx], y_idx[fit_idx], [X[i] for i in val_idx], y_idx[val_idx]
 
-    def _standardise(self, X: list[np.ndarray], X_fit: list[np.ndarray]) -> None:
-        # standardisation from the frames of the videos the weights are fitted on, never validation or test;
-        # one pass with float64 accumulators merged per video (Chan et al.), so no float64 copy of every
-        # training frame is ever held (at UCF101 scale that copy alone was 1.6 GB)
-        n, mean, m2 = 0, np.zeros(X_fit[0].shape[1]), np.zeros(X_fit[0].shape[1])
-        for x in X_fit:
-            x = even_subsample(x, self.max_len)
-            mean_x = x.mean(axis=0, dtype=np.float64)
-            total, delta = n + len(x), mean_x - mean
-            mean += delta * (len(x) / total)
-            m2 += np.square(x - mean_x).sum(axis=0) + delta**2 * (n * len(x) / total)
-            n = total
-        self.feature_mean_ = mean.astype(np.float32)
-        self.feature_scale_ = np.maximum(np.sqrt(m2 / n), 1e-6).astype(np.float32)
-        self.truncated_ = sum(len(x) > self.max_len for x in X) if self.max_len else 0
-
-    def _epoch(self, module: nn.Module, X: list[np.ndarray], y: torch.Tensor, order: list[int], step: Any) -> float:
-        """One pass over the training videos in ``order``; ``step(x, lengths, y)`` returns the batch loss."""
+    def _epoch(self, module: nn.Module, batches: Iterator, y: torch.Tensor, step: Any) -> float:
+        """One pass over the training ``batches``; ``step(x, lengths, y)`` returns the batch loss."""
         module.train()
         total, count = 0.0, 0
-        for idx, x, lengths in self._batches(X, order):
+        for idx, x, lengths in batches:
             loss = step(x, lengths, y[idx])
             total += float(loss.detach()) * len(idx)
             count += len(idx)
@@ -193,16 +165,27 @@ class TorchHead(ClassifierMixin, BaseEstimator):
         self.n_features_in_ = X[0].shape[1]
         self.classes_, y_idx = encode_labels(y)
         X_fit, y_fit, X_val, y_val_idx = self._split(X, y_idx, X_val, y_val)
-        self._standardise(X, X_fit)
+        # standardisation from the frames of the videos the weights are fitted on, never validation or test
+        self.feature_mean_, self.feature_scale_ = frame_statistics(X_fit, self.max_len)
+        self.truncated_ = sum(len(x) > self.max_len for x in X) if self.max_len else 0
         X_fit = self._prepare(X_fit)
         X_val = self._prepare(X_val, "X_val") if len(X_val) else []
+        self.residual_ = None
+        if self.residual_pooling != "none":
+            self.residual_ = fit_residual(
+                self.residual_pooling, X_fit, y_fit, X_val, y_val_idx, len(self.classes_),
+                (self.feature_mean_, self.feature_scale_), class_weight=self.class_weight,
+                random_state=self.random_state,
+            )  # fmt: skip
         device = resolve_device(self.device, "train.device")
         grid: list[dict[str, Any]] = []
         best: tuple[Any, ...] | None = None
         for order, candidate in enumerate(self.candidates()):
             module, history, best_epoch = self._train(candidate, X_fit, y_fit, X_val, y_val_idx, device)
-            restored = history[best_epoch - 1] if best_epoch else history[-1]
+            restored = next((row for row in history if row["step"] == best_epoch), history[-1])
             scores = {k: restored[k] for k in ("train_loss", "val_loss", "val_accuracy")}
+            if self.seeds > 1 and len(X_val):  # the ensemble's own validation scores
+                scores.update(self._score(module, X_val, y_val_idx, device, np.nan))
             grid.append({"step": order, **candidate, **scores, "epoch": best_epoch, "epochs_run": len(history)})
             acc, loss = np.nan_to_num(scores["val_accuracy"], nan=0.0), np.nan_to_num(scores["val_loss"], nan=np.inf)
             key = selection_key(acc, loss, order)
@@ -213,7 +196,7 @@ class TorchHead(ClassifierMixin, BaseEstimator):
         self.grid_ = grid
         # kept on CPU so the pickled model loads anywhere; prediction moves it to the device for the call
         self.module_ = module.cpu().eval()
-        self.n_parameters_ = int(sum(p.numel() for p in module.parameters()))
+        self.n_parameters_ = int(sum(p.numel() for p in module.parameters() if p.requires_grad))
         return self
 
     def _train(
@@ -225,39 +208,53 @@ class TorchHead(ClassifierMixin, BaseEstimator):
         y_val_idx: np.ndarray,
         device: torch.device,
     ) -> tuple[nn.Module, list[dict[str, Any]], int]:
-        """One early-stopped fit with ``candidate``'s settings: ``(module with the best epoch's weights,
-        history per epoch, best epoch)``."""
-        n_classes = len(self.classes_)
-        with seeded(self.random_state, device):
-            module = clone(self).set_params(**candidate)._build_module(self.n_features_in_, n_classes).to(device)
-            weight = None
-            if self.class_weight == "balanced":
-                weight = torch.tensor(balanced_weights(y_fit, n_classes), dtype=torch.float32, device=device)
-            loss_fn = nn.CrossEntropyLoss(weight=weight)
-            optimiser = torch.optim.AdamW(module.parameters(), lr=self.lr, weight_decay=candidate["weight_decay"])
-            generator = torch.Generator().manual_seed(self.random_state)
+        """``seeds`` early-stopped fits with ``candidate``'s settings: ``(their ensemble, the first one's history
+        per epoch, its best epoch)``. The ensemble's validation scores are the candidate's."""
+        fits = [self._train_member(candidate, X_fit, y_fit, X_val, y_val_idx, device, m) for m in range(self.seeds)]
+        return SeedEnsemble([module for module, _, _ in fits]), fits[0][1], fits[0][2]
 
-            def step(x: torch.Tensor, lengths: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-                loss = loss_fn(module(x.to(device), lengths.to(device)), target.to(device))
-                optimiser.zero_grad(set_to_none=True)
-                loss.backward()
-                optimiser.step()
-                return loss
+    def _train_member(
+        self,
+        candidate: dict[str, Any],
+        X_fit: list[np.ndarray],
+        y_fit: np.ndarray,
+        X_val: list[np.ndarray],
+        y_val_idx: np.ndarray,
+        device: torch.device,
+        member: int,
+    ) -> tuple[nn.Module, list[dict[str, Any]], int]:
+        """One early-stopped fit: ``(module with the best epoch's weights, history per epoch, best epoch)``. With a
+        residual pooled head the untrained net (epoch 0) is that pooled head, and it is kept if no epoch beats it."""
+        seed = member_seed(self.random_state, member)
 
-            y_fit_t = torch.as_tensor(y_fit, dtype=torch.int64)
+        def score(train_loss: float) -> dict[str, float]:
+            return self._score(module, X_val, y_val_idx, device, train_loss)
+
+        with seeded(seed, device):
+            module = clone(self).set_params(**candidate)._build_module(self.n_features_in_, len(self.classes_))
+            module = module.to(device)
             history: list[dict[str, Any]] = []
             best_loss, best_state, best_epoch, waited = math.inf, None, 0, 0
+            if self.residual_ is not None:
+                module.classifier.set_residual(*map(torch.from_numpy, (self.residual_.weight, self.residual_.bias)))
+                train_loss = self._score(module, X_fit, y_fit, device, np.nan)["val_loss"]
+                history.append({"step": 0, "train_loss": train_loss, **score(train_loss)})
+                best_loss, best_state = history[0]["val_loss"], copy.deepcopy(module.state_dict())
+            step = optimiser_step(
+                module, lr=self.lr, weight_decay=candidate["weight_decay"], label_smoothing=self.label_smoothing,
+                class_weights=class_weights(self.class_weight, y_fit, len(self.classes_)), device=device,
+                warmup_steps=self.warmup_epochs * math.ceil(len(X_fit) / self.batch_size),
+            )  # fmt: skip
+            generator, rng = torch.Generator().manual_seed(seed), np.random.default_rng(seed)
+            augmentation = Augmentation(self.augment_speed, self.augment_crop, self.augment_drop)
+            augment = (lambda x: augmentation(x, rng)) if augmentation.active else None
+            y_fit_t = torch.as_tensor(y_fit, dtype=torch.int64)
             for epoch in range(1, self.max_epochs + 1):
                 order = torch.randperm(len(X_fit), generator=generator).tolist()
-                train_loss = self._epoch(module, X_fit, y_fit_t, order, step)
-                row = {
-                    "step": epoch,
-                    "train_loss": train_loss,
-                    **self._score(module, X_val, y_val_idx, device, train_loss),
-                }
-                history.append(row)
-                if row["val_loss"] < best_loss - MIN_DELTA:
-                    best_loss, best_epoch, waited = row["val_loss"], epoch, 0
+                train_loss = self._epoch(module, self._batches(X_fit, order, augment), y_fit_t, step)
+                history.append({"step": epoch, "train_loss": train_loss, **score(train_loss)})
+                if history[-1]["val_loss"] < best_loss - MIN_DELTA:
+                    best_loss, best_epoch, waited = history[-1]["val_loss"], epoch, 0
                     best_state = copy.deepcopy(module.state_dict())
                 else:
                     waited += 1

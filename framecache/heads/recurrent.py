@@ -2,8 +2,8 @@
 
 Variable lengths are handled by packing (``pack_padded_sequence``), so the recurrence never steps over
 padding: the ``last`` readout is each video's final real state (for a bidirectional net, the forward state
-after the last frame joined with the backward state after the first), and ``mean`` averages the outputs of
-the real steps only.
+after the last frame joined with the backward state after the first), and ``mean`` / ``max`` pool the outputs
+of the real steps only (:mod:`framecache.heads.readout`).
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from framecache.heads.masking import masked_mean
 from framecache.heads.neural import TorchHead
+from framecache.heads.readout import Classifier, read_out, readout_parts
 
 _CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 
@@ -30,11 +30,12 @@ class RecurrentNet(nn.Module):
         bidirectional: bool,
         dropout: float,
         input_dropout: float,
-        readout: str,
+        readout: Sequence[str],
+        residual_pooling: str,
         n_classes: int,
     ):
         super().__init__()
-        self.cell, self.readout, self.layers = cell, readout, layers
+        self.cell, self.readout, self.layers = cell, tuple(readout), layers
         self.directions = 2 if bidirectional else 1
         self.input_dropout = nn.Dropout(input_dropout)
         extra = {"nonlinearity": "tanh"} if cell == "rnn" else {}
@@ -47,24 +48,24 @@ class RecurrentNet(nn.Module):
             bidirectional=bidirectional,
             **extra,
         )
-        self.dropout = nn.Dropout(dropout)
-        self.out = nn.Linear(hidden * self.directions, n_classes)
+        width = hidden * self.directions * len(self.readout)
+        self.classifier = Classifier(width, n_features, residual_pooling, dropout, n_classes)
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         packed = pack_padded_sequence(self.input_dropout(x), lengths.cpu(), batch_first=True, enforce_sorted=False)
         outputs, state = self.rnn(packed)
-        if self.readout == "last":
+        padded, _ = pad_packed_sequence(outputs, batch_first=True, total_length=x.shape[1])
+        last = None
+        if "last" in self.readout:
             h_n = state[0] if self.cell == "lstm" else state  # (layers * directions, B, hidden), batch order kept
             top = h_n.view(self.layers, self.directions, h_n.shape[1], h_n.shape[2])[-1]
-            rep = torch.cat(list(top), dim=1)
-        else:
-            padded, _ = pad_packed_sequence(outputs, batch_first=True)
-            rep = masked_mean(padded, lengths.to(padded.device))
-        return self.out(self.dropout(rep))
+            last = torch.cat(list(top), dim=1)
+        lengths = lengths.to(x.device)
+        return self.classifier(read_out(padded, lengths, self.readout, last), x, lengths)
 
 
 class RecurrentHead(TorchHead):
-    """A recurrent net over the frames, classified from its last state or its mean output."""
+    """A recurrent net over the frames, classified from its last state and/or its outputs pooled over time."""
 
     cell = "lstm"
 
@@ -73,17 +74,24 @@ class RecurrentHead(TorchHead):
         hidden: int = 64,
         layers: int = 1,
         bidirectional: bool = True,
-        readout: str = "last",
+        readout: Sequence[str] = ("last", "mean", "max"),
         dropout: float = 0.3,
         input_dropout: float = 0.3,
+        residual_pooling: str = "max",
         lr: float = 0.003,
         weight_decay: float = 0.01,
+        warmup_epochs: int = 0,
+        label_smoothing: float = 0.0,
+        augment_speed: float = 1.0,
+        augment_crop: float = 1.0,
+        augment_drop: float = 0.0,
+        seeds: int = 1,
         hidden_grid: Sequence[int] = (),
-        dropout_grid: Sequence[float] = (0.1, 0.5),
+        dropout_grid: Sequence[float] = (),
         weight_decay_grid: Sequence[float] = (),
         batch_size: int = 32,
         max_epochs: int = 100,
-        patience: int = 10,
+        patience: int = 5,
         max_len: int | None = None,
         val_fraction: float = 0.2,
         class_weight: str = "none",
@@ -96,8 +104,15 @@ class RecurrentHead(TorchHead):
         self.readout = readout
         self.dropout = dropout
         self.input_dropout = input_dropout
+        self.residual_pooling = residual_pooling
         self.lr = lr
         self.weight_decay = weight_decay
+        self.warmup_epochs = warmup_epochs
+        self.label_smoothing = label_smoothing
+        self.augment_speed = augment_speed
+        self.augment_crop = augment_crop
+        self.augment_drop = augment_drop
+        self.seeds = seeds
         self.hidden_grid = hidden_grid
         self.dropout_grid = dropout_grid
         self.weight_decay_grid = weight_decay_grid
@@ -119,7 +134,8 @@ class RecurrentHead(TorchHead):
             self.bidirectional,
             self.dropout,
             self.input_dropout,
-            self.readout,
+            readout_parts(self.readout),
+            self.residual_pooling,
             n_classes,
         )
 

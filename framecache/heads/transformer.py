@@ -2,8 +2,8 @@
 
 Frames are projected to ``hidden`` dimensions, layer-normalised, given sinusoidal positional encodings (so
 order matters) and passed through ``layers`` pre-norm encoder layers whose self-attention ignores padded
-steps (``src_key_padding_mask``). The video representation is the mean of the valid outputs or the output at
-the last valid step; padding never changes it.
+steps (``src_key_padding_mask``). The video representation (``readout``) is the mean and/or max of the valid
+outputs and/or the output at the last valid step (:mod:`framecache.heads.readout`); padding never changes it.
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ import torch
 from torch import nn
 
 from framecache.errors import FramecacheError
-from framecache.heads.masking import last_valid, masked_mean, sinusoidal_positions, valid_mask
+from framecache.heads.masking import sinusoidal_positions, valid_mask
 from framecache.heads.neural import TorchHead
+from framecache.heads.readout import Classifier, read_out, readout_parts
 
 
 class TransformerNet(nn.Module):
@@ -28,11 +29,12 @@ class TransformerNet(nn.Module):
         feedforward: int,
         dropout: float,
         input_dropout: float,
-        readout: str,
+        readout: Sequence[str],
+        residual_pooling: str,
         n_classes: int,
     ):
         super().__init__()
-        self.readout = readout
+        self.readout = tuple(readout)
         self.input_dropout = nn.Dropout(input_dropout)
         self.project = nn.Sequential(nn.Linear(n_features, hidden), nn.LayerNorm(hidden))
         layer = nn.TransformerEncoderLayer(
@@ -40,19 +42,18 @@ class TransformerNet(nn.Module):
         )
         # nested tensors would skip padded steps differently in eval mode; masking alone keeps train == eval
         self.encoder = nn.TransformerEncoder(layer, layers, norm=nn.LayerNorm(hidden), enable_nested_tensor=False)
-        self.dropout = nn.Dropout(dropout)
-        self.out = nn.Linear(hidden, n_classes)
+        self.classifier = Classifier(hidden * len(self.readout), n_features, residual_pooling, dropout, n_classes)
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         h = self.project(self.input_dropout(x))
         h = h + sinusoidal_positions(h.shape[1], h.shape[2], h.device)[None]
         h = self.encoder(h, src_key_padding_mask=~valid_mask(lengths, h.shape[1]))
-        rep = masked_mean(h, lengths) if self.readout == "mean" else last_valid(h, lengths)
-        return self.out(self.dropout(rep))
+        return self.classifier(read_out(h, lengths, self.readout), x, lengths)
 
 
 class TransformerHead(TorchHead):
-    """Transformer encoder with positional encodings, read out by the mean (or last) valid step."""
+    """Transformer encoder with positional encodings, read out by pooling its outputs over time and/or the last
+    valid step."""
 
     def __init__(
         self,
@@ -60,17 +61,24 @@ class TransformerHead(TorchHead):
         layers: int = 1,
         num_heads: int = 4,
         feedforward: int = 128,
-        readout: str = "mean",
+        readout: Sequence[str] = ("mean", "max"),
         dropout: float = 0.3,
         input_dropout: float = 0.3,
+        residual_pooling: str = "max",
         lr: float = 0.003,
         weight_decay: float = 0.01,
+        warmup_epochs: int = 0,
+        label_smoothing: float = 0.0,
+        augment_speed: float = 1.0,
+        augment_crop: float = 1.0,
+        augment_drop: float = 0.0,
+        seeds: int = 1,
         hidden_grid: Sequence[int] = (),
-        dropout_grid: Sequence[float] = (0.1, 0.5),
+        dropout_grid: Sequence[float] = (),
         weight_decay_grid: Sequence[float] = (),
         batch_size: int = 32,
         max_epochs: int = 100,
-        patience: int = 10,
+        patience: int = 5,
         max_len: int | None = None,
         val_fraction: float = 0.2,
         class_weight: str = "none",
@@ -84,8 +92,15 @@ class TransformerHead(TorchHead):
         self.readout = readout
         self.dropout = dropout
         self.input_dropout = input_dropout
+        self.residual_pooling = residual_pooling
         self.lr = lr
         self.weight_decay = weight_decay
+        self.warmup_epochs = warmup_epochs
+        self.label_smoothing = label_smoothing
+        self.augment_speed = augment_speed
+        self.augment_crop = augment_crop
+        self.augment_drop = augment_drop
+        self.seeds = seeds
         self.hidden_grid = hidden_grid
         self.dropout_grid = dropout_grid
         self.weight_decay_grid = weight_decay_grid
@@ -111,6 +126,7 @@ class TransformerHead(TorchHead):
             self.feedforward,
             self.dropout,
             self.input_dropout,
-            self.readout,
+            readout_parts(self.readout),
+            self.residual_pooling,
             n_classes,
         )

@@ -8,11 +8,12 @@ byte-identical outputs (``dvc repro`` twice is a no-op).
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from framecache import layout
+from framecache.data.class_pairs import read_class_pairs
 from framecache.errors import FramecacheError
 from framecache.fileio import output_set, write_json, write_text
 from framecache.report.comparison import Comparison, compare
@@ -44,6 +45,13 @@ def _write_files(cmp: Comparison, dataset: Facts, extraction: Facts, out: Path) 
     return summary
 
 
+def class_pairs(configured: Sequence[Sequence[str]], dataset: Sequence[Sequence[str]]) -> list[list[str]]:
+    """The pairs the report scores: ``report.class_pairs`` first (so an error names its index), then the prepared
+    dataset's own pairs (the demo's travel with it) that share no class with those."""
+    taken = {c for pair in configured for c in pair}
+    return [list(p) for p in configured] + [list(p) for p in dataset if not taken & set(p)]
+
+
 def build_report(
     params: Mapping[str, Any], prepared: Path, features: Path, store: Path, models: Path, out: Path
 ) -> dict[str, Any]:
@@ -52,9 +60,8 @@ def build_report(
     heads, classes = load_heads(models, params["train"]["heads"], params["heads"], read_classes(prepared))
     if classes is None:
         raise FramecacheError(f"no classes: {prepared / layout.CLASSES} is missing and no head has predictions")
-    cmp = compare(
-        heads, classes, rep["class_pairs"], rep["bootstrap"], rep["confidence"], params["seed"], read_groups(prepared)
-    )
+    pairs = class_pairs(rep["class_pairs"], read_class_pairs(prepared / layout.CLASS_PAIRS))
+    cmp = compare(heads, classes, pairs, rep["bootstrap"], rep["confidence"], params["seed"], read_groups(prepared))
     for p in cmp.problems:
         log.warning("%s", p)
     return write_report(cmp, dataset_facts(prepared, heads), extraction_facts(features, store), out)

@@ -58,6 +58,7 @@ class Comparison:
     settings: dict[str, Any]
     problems: list[str]
     out_of_fold: str | None = None  # under group k-fold: how the "test" predictions were made, in words
+    evaluation_reason: str | None = None  # which protocol train.evaluation ran and why (metrics.json), in words
 
     def row(self, head: str) -> dict[str, Any]:
         return next(r for r in self.rows if r["head"] == head)
@@ -176,7 +177,9 @@ def _per_class_rows(classes: list[str], pairs: list[PairSpec], s: _Scores, order
     return rows
 
 
-def _winners(s: _Scores, order: list[str], baselines: list[str], val: Validation) -> dict[str, Winner]:
+def _winners(
+    s: _Scores, order: list[str], baselines: list[str], val: Validation, temporal: list[str]
+) -> dict[str, Winner]:
     """The heads chosen on validation for all test videos and, with pairs, for the pairs and the other classes."""
     subsets = [(ALL, np.ones(len(s.y), dtype=bool), s.correct)]
     if s.pair_mask.any():
@@ -185,7 +188,7 @@ def _winners(s: _Scores, order: list[str], baselines: list[str], val: Validation
     for subset, mask, scores in subsets:
         if mask.any():
             per_video = {h: scores[h].mean(0)[mask] for h in order}
-            found[subset] = winner(subset, per_video, s.design.subset(mask), order, baselines, val)
+            found[subset] = winner(subset, per_video, s.design.subset(mask), order, baselines, val, temporal)
     return found
 
 
@@ -198,6 +201,14 @@ def _out_of_fold(usable: Sequence[HeadResult]) -> str | None:
         f"group k-fold ({' / '.join(folds)} folds): the test videos are every video, each predicted once, out of "
         "fold, by a model that never saw its group"
     )
+
+
+def _evaluation_reason(usable: Sequence[HeadResult]) -> str | None:
+    """Why the heads were evaluated as they were (``evaluation_reason`` in metrics.json; several when they differ)."""
+    reasons = list(
+        dict.fromkeys(str(h.metrics["evaluation_reason"]) for h in usable if h.metrics.get("evaluation_reason"))
+    )
+    return "; ".join(reasons) or None
 
 
 def compare(
@@ -244,7 +255,8 @@ def compare(
         pairs=pairs, pair_rows=pair_rows(order, pairs, pair_correct, y_test, design),
         per_class_rows=_per_class_rows(classes, pairs, s, order),
         other_classes=[c for c in classes if classes.index(c) not in pair_classes],
-        winners=_winners(s, order, base.candidates, val), baseline=base.name, baseline_rule=base.rule,
+        winners=_winners(s, order, base.candidates, val, [h.name for h in usable if not h.order_blind]),
+        baseline=base.name, baseline_rule=base.rule,
         chance=chance, settings={"bootstrap": n_boot, "confidence": confidence, "seed": seed}, problems=problems,
-        out_of_fold=_out_of_fold(usable),
+        out_of_fold=_out_of_fold(usable), evaluation_reason=_evaluation_reason(usable),
     )  # fmt: skip

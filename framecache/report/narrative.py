@@ -61,7 +61,28 @@ def _winner_line(w: Winner, what: str, metric: str, conf: str, needed: int) -> s
     s += "."
     if w.baseline and w.baseline != w.best:
         s += f" Best order-blind head here (chosen the same way): {w.baseline}, {fmt.ci(w.baseline_interval)}."
-    return s
+    return s + _order_line(w, conf)
+
+
+def _order_line(w: Winner, conf: str) -> str:
+    """Does reading frame order pay on these videos? The best head that reads it against the best order-blind one
+    (both chosen on validation), and whether their difference is within its interval (zero inside it)."""
+    if w.temporal_contrast is None:
+        return ""
+    d = w.temporal_contrast.diff
+    kind = "an advantage" if d.point >= 0 else "a deficit"
+    within = d.low <= 0 <= d.high
+    verdict = (
+        "within the interval, so these videos show no difference between reading frame order and pooling"
+        if within
+        else ("beyond the interval: reading frame order pays here" if d.point > 0 else "beyond the interval: "
+              "the order-blind head does better here")
+    )  # fmt: skip
+    return (
+        f" Frame order: the best head that reads it, {w.temporal} ({fmt.ci(w.temporal_interval)}), against "
+        f"{w.baseline}: {kind} of {100 * d.point:+.1f} points [{100 * d.low:+.1f}, {100 * d.high:+.1f}] "
+        f"(paired cluster bootstrap, {conf} CI), {verdict}."
+    )
 
 
 def headline(cmp: Comparison) -> list[str]:
@@ -123,6 +144,8 @@ def _intervals_note(cmp: Comparison, conf: str) -> str:
         )
     if cmp.out_of_fold:
         text += f"Evaluation: {cmp.out_of_fold}. "
+    if cmp.evaluation_reason:
+        text += f"Protocol: {cmp.evaluation_reason}. "
     return text + (
         f"Mean class accuracy, macro-F1 and differences between heads come from a percentile bootstrap that "
         f"resamples groups ({s['bootstrap']} resamples, seed = {s['seed']}; every head on the same resamples); "

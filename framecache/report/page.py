@@ -72,10 +72,16 @@ def _cell(value: Any, heat: bool) -> Cell:
     return Cell(tuple(text.split("\n")))
 
 
-def table(df: pd.DataFrame, heat: Sequence[str] = (), cls: str = "") -> Table:
-    """A data frame as template data; columns named in ``heat`` (values in [0, 1]) are shaded white→green."""
+# a zero-width space after each underscore lets a long head name (pool_maxmin_delta) wrap in a narrow header
+BREAK_AFTER_UNDERSCORE = "_\u200b"
+
+
+def table(df: pd.DataFrame, heat: Sequence[str] = (), cls: str = "", breakable: bool = False) -> Table:
+    """A data frame as template data; columns named in ``heat`` (values in [0, 1]) are shaded white→green;
+    ``breakable`` headers may wrap after an underscore."""
     rows = [[_cell(v, c in heat) for c, v in zip(df.columns, row, strict=True)] for row in df.itertuples(index=False)]
-    return Table([str(c) for c in df.columns], rows, cls)
+    columns = [str(c).replace("_", BREAK_AFTER_UNDERSCORE) if breakable else str(c) for c in df.columns]
+    return Table(columns, rows, cls)
 
 
 def image(path: Path, alt: str, width: int, caption: str) -> Image:

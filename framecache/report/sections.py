@@ -129,7 +129,8 @@ def per_class(inp: ReportInputs, out: Path) -> Rendered:
     heads = [r["head"] for r in cmp.rows]
     scored = [r["head"] for r in cmp.rows if r["status"] == "ok"]
     parts = confusion_tables.worst_and_best(tables.per_class_table(cmp), scored)
-    shown = [(title, table(df, heat=[*heads, "mean over heads"])) for title, df in parts]
+    heat = [*heads, "mean over heads"]
+    shown = [(title, table(df, heat=heat, cls="per-class", breakable=True)) for title, df in parts]
     html = render_fragment("per_class.html.j2", parts=shown, classes=len(cmp.classes), csv=layout.PER_CLASS_CSV)
     kind = ["kind"] if cmp.has_pairs else []
     columns = ["class", *kind, "test_videos", *scored]

@@ -125,6 +125,10 @@ class Winner:
     baseline_interval: statistics.Interval | None
     n_videos: int
     n_groups: int
+    # the best head that reads frame order (chosen on validation too) and its paired difference from the baseline
+    temporal: str | None = None
+    temporal_interval: statistics.Interval | None = None
+    temporal_contrast: statistics.PairedBootstrap | None = None
 
 
 def winner(
@@ -134,8 +138,10 @@ def winner(
     order: Sequence[str],
     baselines: Sequence[str],
     val: Validation,
+    temporal: Sequence[str] = (),
 ) -> Winner:
-    """Choose the subset's head on validation, then test every other head against it on test (Holm)."""
+    """Choose the subset's head on validation, then test every other head against it on test (Holm); contrast the
+    best of the ``temporal`` heads (those that read frame order) with the best order-blind one of ``baselines``."""
     n = design.n_videos
     means = {h: float(np.mean(s)) for h, s in scores.items()}
     best, on = choose([h for h in order if h in scores], subset, val, means)
@@ -150,8 +156,13 @@ def winner(
         h for h, t, p in zip(others, tests, adjusted, strict=True) if p is not None and p < alpha and t.diff.point < 0
     ]
     base, _ = choose([h for h in order if h in scores and h in baselines], subset, val, means)
-    return Winner(
+    found = Winner(
         subset, best, on, design.share(scores[best]), tied, better,
         {h: float(p) for h, p in zip(others, adjusted, strict=True) if p is not None},
         base, design.share(scores[base]) if base else None, n, design.n_groups,
     )  # fmt: skip
+    aware, _ = choose([h for h in order if h in scores and h in temporal], subset, val, means)
+    if aware is not None and base is not None:
+        found.temporal, found.temporal_interval = aware, design.share(scores[aware])
+        found.temporal_contrast = design.contrast(scores[aware], scores[base])
+    return found

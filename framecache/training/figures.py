@@ -69,7 +69,7 @@ def plot_curve(history: Sequence[dict[str, Any]], restored: int | None, title: s
     acc = [h.get("val_accuracy", float("nan")) for h in history]
     if np.any(np.isfinite(acc)):
         ax_acc.plot(step, acc, color="tab:green")
-    if restored:
+    if restored is not None:  # epoch 0: a torch head that kept its residual pooled head
         for ax in (ax_loss, ax_acc):
             ax.axvline(restored, color="black", linestyle="--", linewidth=1,
                        label=f"restored epoch {restored}" if ax is ax_loss else None)  # fmt: skip

@@ -122,7 +122,7 @@ def draw_figures(result: TrainingResult, plots: Path) -> None:
 
     test = result.data["test"]
     predicted = np.argmax(result.repeats[0].proba["test"], axis=1)
-    scope = "out of fold" if result.evaluation != "holdout" else "test"
+    scope = "out of fold" if result.evaluation.method != "holdout" else "test"
     title = f"{result.name}: {scope} ({len(test)} videos)"
     figures.plot_confusion(test.y, predicted, result.classes, title, plots / CONFUSION_PNG)
     (plots / CURVE_PNG).unlink(missing_ok=True)

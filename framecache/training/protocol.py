@@ -26,6 +26,7 @@ from framecache.errors import FramecacheError
 from framecache.evaluation.metrics import classification_metrics, spread_proba
 from framecache.heads.base import count_truncated
 from framecache.training.crossval import own_groups, run_cross_validation
+from framecache.training.evaluation import resolve_evaluation
 from framecache.training.inputs import SealedSplit, SplitData, split_data
 from framecache.training.results import RepeatResult, TrainingResult
 
@@ -95,7 +96,8 @@ def train_head(
 ) -> TrainingResult:
     """Train and score the head configured as ``heads.<name>`` (``config``) on a store's sequences: on the
     store's splits (``evaluation="holdout"``) or out of fold over all its videos (``"group_kfold"``, by
-    ``groups``; see :mod:`framecache.training.crossval`)."""
+    ``groups``; see :mod:`framecache.training.crossval`), or as ``"auto"`` picks between the two
+    (:mod:`framecache.training.evaluation`)."""
     n_classes = len(classes)
     if len(y) and (int(np.min(y)) < 0 or int(np.max(y)) >= n_classes):
         raise FramecacheError(f"labels outside 0..{n_classes - 1}: the store's classes and labels disagree")
@@ -106,10 +108,12 @@ def train_head(
         return heads.build_head(config, random_state=rs, device=device)
 
     truncated = count_truncated(X, getattr(heads.settings_of(config, name), "max_len", None))
-    if evaluation == "holdout":
+    own = own_groups(ids, groups if groups is not None else [""] * len(ids))
+    chosen = resolve_evaluation(evaluation, folds, np.asarray(y), split, own, classes)
+    if chosen.method == "holdout":
         data = split_data(ids, X, y, split)
         results = run_protocol(make, data, n_classes, repeats=repeats, seed=seed, threads=threads)
-        return TrainingResult(name, dict(config), list(classes), data, results, truncated)
+        return TrainingResult(name, dict(config), list(classes), data, results, truncated, evaluation=chosen)
     if groups is None:
         raise FramecacheError("group k-fold needs each video's group")
     cv = run_cross_validation(
@@ -118,13 +122,13 @@ def train_head(
         groups,
         lambda head, X_part: full_proba(head, X_part, n_classes),
         n_classes,
-        folds=folds,
+        folds=chosen.folds,
         val_fraction=heads.settings_of(config, name).val_fraction,
         repeats=repeats,
         seed=seed,
         threads=threads,
     )
     return TrainingResult(
-        name, dict(config), list(classes), cv.data, cv.repeats, truncated, evaluation, cv.fold, cv.model,
-        cv.fit_videos, len(set(own_groups(ids, groups))),
+        name, dict(config), list(classes), cv.data, cv.repeats, truncated, chosen, cv.fold, cv.model,
+        cv.fit_videos, len(set(own)),
     )  # fmt: skip

@@ -11,7 +11,10 @@ from typing import Any
 import numpy as np
 
 from framecache.evaluation.metrics import METRIC_NAMES, mean_std
+from framecache.training.evaluation import Evaluation
 from framecache.training.inputs import SplitData
+
+HOLDOUT = Evaluation("holdout", 0, "holdout", "train.evaluation: holdout (as set in params)")
 
 
 @dataclass
@@ -38,7 +41,7 @@ class TrainingResult:
     data: dict[str, SplitData]
     repeats: list[RepeatResult]
     truncated_videos: int
-    evaluation: str = "holdout"
+    evaluation: Evaluation = HOLDOUT
     # group k-fold only: split -> the fold of each row of data[split]; the refitted model; its videos per fit
     fold: dict[str, np.ndarray] = field(default_factory=dict)
     refit: Any = None
@@ -52,7 +55,12 @@ class TrainingResult:
 
     def summary(self) -> dict[str, Any]:
         """The metrics.json content: per-split metrics as mean and ``_std`` over repeats, plus costs."""
-        out: dict[str, Any] = {"evaluation": self.evaluation}
+        ev = self.evaluation
+        out: dict[str, Any] = {
+            "evaluation": ev.method,
+            "evaluation_setting": ev.setting,
+            "evaluation_reason": ev.reason,
+        }
         for split in ("test", "val"):
             if not self.repeats or split not in self.repeats[0].metrics:
                 continue
@@ -70,7 +78,7 @@ class TrainingResult:
         out["classes"] = len(self.classes)
         out["top5_trivial"] = len(self.classes) <= 5
         out["selected"] = selected_settings(model)
-        if self.evaluation == "holdout":
+        if ev.method == "holdout":
             out["train_videos"] = len(self.data["train"])
             return out
         out["train_videos"] = self.fit_videos

@@ -56,8 +56,8 @@ def _error(change) -> str:
             "params: heads.attention.positional = 'yes' is not allowed: expected true or false",
         ),
         (
-            lambda r: r["heads"]["gru"].update(readout="first"),
-            "params: heads.gru.readout = 'first' is not allowed: expected one of 'last', 'mean'",
+            lambda r: r["heads"]["gru"].update(readout=["first"]),
+            "params: heads.gru.readout[0] = 'first' is not allowed: expected one of 'last', 'mean', 'max'",
         ),
         (lambda r: r.update(seed=-1), "params: seed = -1 is not allowed: expected an integer >= 0"),
     ],

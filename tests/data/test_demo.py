@@ -115,3 +115,15 @@ def test_replaces_its_own_output_but_never_a_foreign_folder(tmp_path):
         write_demo(user, **SMALL)
     assert (user / "precious.mp4").read_bytes() == b"not to be touched"
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "no staging folder left behind"
+
+
+def test_the_demo_carries_its_order_pairs_and_prepare_copies_them(params, tmp_path):
+    from framecache.data.class_pairs import read_class_pairs
+    from framecache.data.prepare import prepare_dataset
+    from framecache.layout import CLASS_PAIRS
+
+    demo = tmp_path / "demo"
+    write_demo(demo, **{**SMALL, "clips_per_class": 3, "size": 32})  # 3 groups per class: train, val and test
+    assert read_class_pairs(demo / CLASS_PAIRS) == demo_clips.class_pairs()
+    prepare_dataset(demo, tmp_path / "prepared", params)
+    assert read_class_pairs(tmp_path / "prepared" / CLASS_PAIRS) == demo_clips.class_pairs()

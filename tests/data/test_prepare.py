@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from framecache.data.candidates import DatasetError
 from framecache.data.prepare import prepare_dataset
 from framecache.fileio import file_sha256
 from framecache.layout import MANIFEST_COLUMNS
@@ -132,3 +133,15 @@ def test_stage_cli_reports_a_too_small_class(tmp_path, make_video, params_file):
     assert proc.returncode == 2, proc.stderr
     assert "class 'few' has no" in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "out" / "manifest.csv").exists()
+
+
+def test_under_evaluation_auto_a_class_of_one_group_is_the_split_error_naming_it(tmp_path, make_video, params):
+    # train.evaluation: auto (the default) chooses between holdout and group k-fold after prepare; a class whose
+    # videos all share one group can do neither, and prepare says so, naming the class
+    assert params["train"]["evaluation"] == "auto"
+    root = tmp_path / "ds"
+    for g in range(1, 5):
+        make_video(root / "jump" / f"v_jump_g{g:02d}_c01.mp4", frames=3, seed=g)
+        make_video(root / "sit" / f"v_sit_g09_c{g:02d}.mp4", frames=3, seed=10 + g)
+    with pytest.raises(DatasetError, match=r"class 'sit' has no (val|test)[a-z/]* videos \(4 videos in 1 group"):
+        prepare_dataset(root, tmp_path / "prepared", params)

@@ -27,7 +27,7 @@ CLASSES = ["fade_in", "fade_out", "still"]
 def project(tmp_path, params_file, feature_store):
     """params.yaml with two cheap heads and a small feature store; the store's provenance is what params want."""
     path = params_file(
-        train={"heads": ["pool_mean", "gru"], "repeats": 2, "device": "cpu"},
+        train={"heads": ["pool_mean", "gru"], "repeats": 2, "device": "cpu", "evaluation": "holdout"},
         heads={"gru": {"hidden": 8, "max_epochs": 4, "patience": 2}},
     )
     params = yaml.safe_load(path.read_text())

@@ -39,7 +39,11 @@ ValFraction = Annotated[
 ClassWeight = Annotated[
     Literal["none", "balanced"], Field(description="weight classes inversely to their train frequency")
 ]
-Readout = Literal["last", "mean"]
+# a ``readout`` setting: parts of framecache.heads.readout.READOUTS, concatenated
+Readout = Annotated[strict_list(Literal["last", "mean", "max"]), Field(min_length=1)]
+READOUT_PARTS = "the parts concatenated: last valid state, mean and max of the outputs over valid steps"
+
+
 # what a tiny torch fit needs to be fast and still learn something: few epochs, a high rate, no dropout
 QUICK = {"max_epochs": 8, "patience": 3, "lr": 0.03, "dropout": 0.0, "input_dropout": 0.0, "dropout_grid": []}
 _GRID = (
@@ -54,13 +58,41 @@ class TorchSettings(Settings):
     hidden: Int = Field(64, ge=1, description="hidden size (model width)")
     dropout: Float = Field(0.3, ge=0, le=0.9, description="dropout on the pooled representation (and between layers)")
     input_dropout: Float = Field(0.3, ge=0, le=0.9, description="dropout on each input feature vector")
+    residual_pooling: Literal["none", "mean", "max", "min", "maxmin"] = Field(
+        "max",
+        description="a pooled head inside the temporal one: logistic regression on this pooling of the frames "
+        "(C chosen on validation from the pooled heads' default C_grid) is fitted first and its logits are added to "
+        "the net's, whose output starts at zero; epoch 0 is that pooled head, kept when no epoch lowers the "
+        "validation loss; none = a plain net",
+    )
     lr: Float = Field(0.003, gt=0, description="AdamW learning rate")
     weight_decay: Float = Field(0.01, ge=0, description="AdamW weight decay")
+    warmup_epochs: Int = Field(0, ge=0, description="epochs over which the learning rate rises linearly to `lr`")
+    label_smoothing: Float = Field(0.0, ge=0, le=0.5, description="label smoothing of the training loss")
+    augment_speed: Float = Field(
+        1.0,
+        ge=1,
+        le=4,
+        description="training augmentation: each video resampled to T·f steps, f drawn log-uniformly from "
+        "[1/augment_speed, augment_speed]; 1 = off",
+    )
+    augment_crop: Float = Field(
+        1.0,
+        gt=0,
+        le=1,
+        description="training augmentation: a random contiguous window of at least this share of the steps; 1 = off",
+    )
+    augment_drop: Float = Field(
+        0.0, ge=0, le=0.9, description="training augmentation: each step dropped with this probability; 0 = off"
+    )
+    seeds: Int = Field(
+        1, ge=1, description="nets trained from different seeds whose predictions are averaged (costs that many fits)"
+    )
     hidden_grid: strict_list(Annotated[Int, Field(ge=1)]) = Field(
         [], description="hidden sizes " + _GRID.format("hidden")
     )
     dropout_grid: strict_list(Annotated[Float, Field(ge=0, le=0.9)]) = Field(
-        [0.1, 0.5], description="dropout rates " + _GRID.format("dropout")
+        [], description="dropout rates " + _GRID.format("dropout")
     )
     weight_decay_grid: strict_list(Annotated[Float, Field(ge=0)]) = Field(
         [], description="weight decays " + _GRID.format("weight_decay")
@@ -68,7 +100,7 @@ class TorchSettings(Settings):
     batch_size: Int = Field(32, ge=1, description="videos per optimisation step")
     max_epochs: Int = Field(100, ge=1, description="upper bound on training epochs")
     patience: Int = Field(
-        10, ge=1, description="stop after this many epochs without a lower validation loss; best weights are restored"
+        5, ge=1, description="stop after this many epochs without a lower validation loss; best weights are restored"
     )
     max_len: Int | None = Field(
         None,

@@ -6,7 +6,7 @@ from pydantic import Field
 
 from framecache.config.fields import Bool, Int
 from framecache.heads.record import HeadType
-from framecache.heads.specs.common import QUICK, Readout, TorchSettings
+from framecache.heads.specs.common import QUICK, READOUT_PARTS, Readout, TorchSettings
 
 
 class RecurrentSettings(TorchSettings):
@@ -14,7 +14,7 @@ class RecurrentSettings(TorchSettings):
     bidirectional: Bool = Field(
         True, description="also read each video backwards (measured better at telling order on the demo)"
     )
-    readout: Readout = Field("last", description="video representation: last valid state, or mean over valid steps")
+    readout: Readout = Field(["last", "mean", "max"], description="video representation: " + READOUT_PARTS)
 
 
 def _never_order_blind(settings: RecurrentSettings) -> bool:
@@ -43,5 +43,5 @@ GRU = HeadType(
     implementation="framecache.heads.recurrent:GRUHead",
     uses_torch=True,
     order_blind=_never_order_blind,
-    tiny={"hidden": 8, "readout": "mean", "layers": 2, **QUICK},
+    tiny={"hidden": 8, "readout": ["mean", "max"], "layers": 2, **QUICK},
 )

@@ -6,14 +6,16 @@ from pydantic import Field
 
 from framecache.config.fields import Int
 from framecache.heads.record import HeadType
-from framecache.heads.specs.common import QUICK, Readout, TorchSettings
+from framecache.heads.specs.common import QUICK, READOUT_PARTS, Readout, TorchSettings
 
 
 class TransformerSettings(TorchSettings):
     layers: Int = Field(1, ge=1, description="encoder layers")
     num_heads: Int = Field(4, ge=1, description="attention heads per layer (must divide hidden)")
     feedforward: Int = Field(128, ge=1, description="width of each layer's feed-forward block")
-    readout: Readout = Field("mean", description="video representation: mean over valid steps, or the last valid step")
+    readout: Readout = Field(
+        ["mean", "max"], description="video representation: " + READOUT_PARTS.replace("state", "output")
+    )
 
 
 def _never_order_blind(settings: TransformerSettings) -> bool:
