@@ -61,16 +61,26 @@ def _winner_line(w: Winner, what: str, metric: str, conf: str, needed: int) -> s
     s += "."
     if w.baseline and w.baseline != w.best:
         s += f" Best order-blind head here (chosen the same way): {w.baseline}, {fmt.ci(w.baseline_interval)}."
-    return s + _order_line(w, conf)
+    return s + _order_line(w, conf, needed)
 
 
-def _order_line(w: Winner, conf: str) -> str:
+def _order_line(w: Winner, conf: str, needed: int) -> str:
     """Does reading frame order pay on these videos? The best head that reads it against the best order-blind one
-    (both chosen on validation), and whether their difference is within its interval (zero inside it)."""
+    (both chosen on validation), and whether their difference is within its interval (zero inside it); with too
+    few groups for an interval, only the difference, and no verdict."""
     if w.temporal_contrast is None:
         return ""
     d = w.temporal_contrast.diff
     kind = "an advantage" if d.point >= 0 else "a deficit"
+    against = (
+        f" Frame order: the best head that reads it, {w.temporal} ({fmt.ci(w.temporal_interval)}), against "
+        f"{w.baseline}: {kind} of {100 * d.point:+.1f} points"
+    )
+    if w.n_groups < needed or fmt.is_missing(d.low) or fmt.is_missing(d.high):
+        return (
+            f"{against}, with no interval ({_groups(w.n_groups)}: too few groups), so these videos cannot tell "
+            "whether reading frame order pays."
+        )
     within = d.low <= 0 <= d.high
     verdict = (
         "within the interval, so these videos show no difference between reading frame order and pooling"
@@ -78,11 +88,7 @@ def _order_line(w: Winner, conf: str) -> str:
         else ("beyond the interval: reading frame order pays here" if d.point > 0 else "beyond the interval: "
               "the order-blind head does better here")
     )  # fmt: skip
-    return (
-        f" Frame order: the best head that reads it, {w.temporal} ({fmt.ci(w.temporal_interval)}), against "
-        f"{w.baseline}: {kind} of {100 * d.point:+.1f} points [{100 * d.low:+.1f}, {100 * d.high:+.1f}] "
-        f"(paired cluster bootstrap, {conf} CI), {verdict}."
-    )
+    return f"{against} [{100 * d.low:+.1f}, {100 * d.high:+.1f}] (paired cluster bootstrap, {conf} CI), {verdict}."
 
 
 def headline(cmp: Comparison) -> list[str]:

@@ -35,6 +35,8 @@ def test_no_significance_is_claimed_from_one_group(one_group):
     assert "in 1 group:" in headline and "no head is called better or worse than another" in headline
     assert "Above chance (" in headline and "is not tested" in headline and "heads are above chance" not in headline
     assert "[too few groups]" in headline and "With fewer than 6 groups" in text
+    assert "Frame order:" in headline and "cannot tell whether reading frame order pays" in headline
+    assert "beyond the interval" not in headline and "within the interval" not in headline
     html = re.sub(r"data:[^\"']+", "", (one_group / layout.REPORT_HTML).read_text())  # no embedded figures
     assert "too few groups" in html
     assert not re.search(r"\bnan\b", html + text, re.I)
