@@ -193,6 +193,12 @@ class Train(Settings):
         description="CPU threads a head may use (the heads' matrices are small: on a busy machine more threads "
         "mostly wait for each other); null leaves the libraries' defaults",
     )
+    jobs: Literal["auto"] | Annotated[Int, Field(ge=1)] = Field(
+        "auto",
+        description="processes fitting a head's group_kfold folds (and its refit) at once, cpu_threads each; auto: "
+        "the cores over cpu_threads. The heads are the same whatever it is; only the time changes (torch heads "
+        "on a GPU fit one at a time)",
+    )
 
 
 class Report(Settings):

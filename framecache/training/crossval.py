@@ -25,6 +25,7 @@ from framecache.compute import cpu_threads
 from framecache.errors import FramecacheError
 from framecache.evaluation.metrics import classification_metrics
 from framecache.training.inputs import SealedSplit, SplitData
+from framecache.training.parallel import fit_all
 from framecache.training.results import RepeatResult
 
 
@@ -111,9 +112,11 @@ def run_cross_validation(
     repeats: int = 1,
     seed: int = 0,
     threads: int | None = None,
+    jobs: int = 1,
 ) -> CrossValidation:
-    """Fit ``folds`` heads per repeat (seeds ``seed + repeat``), then let each predict its own fold once
-    (``predict(head, X)``: probabilities over all ``n_classes``)."""
+    """Fit ``folds`` heads per repeat (seeds ``seed + repeat``) and the refit, in ``jobs`` processes
+    (:mod:`framecache.training.parallel`), then let each fold's head predict its fold once (``predict(head, X)``:
+    probabilities over all ``n_classes``)."""
     groups = own_groups(everything.ids, groups)
     fold = assign_folds(everything.y, groups, folds, seed)
     plans = []  # per fold: (fit part, val part, sealed test part)
@@ -122,15 +125,16 @@ def run_cross_validation(
         fit_i, val_i = carve_validation(everything.y[rest], groups[rest], val_fraction, seed + f)
         plans.append((subset(everything, rest[fit_i]), subset(everything, rest[val_i]), np.flatnonzero(fold == f)))
     test = SealedSplit(everything)
-    results, fitted = [], []
+    fit_i, val_i = carve_validation(everything.y, groups, val_fraction, seed)
+    tasks = [(make_head, seed + r, fit, val) for r in range(repeats) for fit, val, _ in plans]
+    tasks.append((make_head, seed, subset(everything, fit_i), subset(everything, val_i)))  # the refit
+    done = fit_all(_fit, tasks, jobs, threads)
+    fitted, model = [done[r * folds : (r + 1) * folds] for r in range(repeats)], done[-1][0]
+    results = []
     with cpu_threads(threads):
-        for r in range(repeats):
-            fitted.append([_fit(make_head, seed + r, fit, val) for fit, val, _ in plans])
         data = test.unseal()  # every fold's model is fitted: only now is any video predicted out of fold
         for r, fits in enumerate(fitted):
             results.append(_score_repeat(r, seed + r, fits, plans, data, predict, n_classes))
-        fit_i, val_i = carve_validation(everything.y, groups, val_fraction, seed)
-        model, _ = _fit(make_head, seed, subset(everything, fit_i), subset(everything, val_i))
     val_rows = np.concatenate([np.full(len(val), f, dtype=np.int64) for f, (_, val, _) in enumerate(plans)])
     val_all = SplitData(
         [v for _, val, _ in plans for v in val.ids],

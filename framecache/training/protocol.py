@@ -28,6 +28,7 @@ from framecache.heads.base import count_truncated
 from framecache.training.crossval import own_groups, run_cross_validation
 from framecache.training.evaluation import resolve_evaluation
 from framecache.training.inputs import SealedSplit, SplitData, split_data
+from framecache.training.parallel import on_gpu, resolve_jobs
 from framecache.training.results import RepeatResult, TrainingResult
 
 log = logging.getLogger(__name__)
@@ -93,11 +94,12 @@ def train_head(
     evaluation: str = "holdout",
     folds: int = 5,
     groups: Sequence[str] | None = None,
+    jobs: int | str = 1,
 ) -> TrainingResult:
     """Train and score the head configured as ``heads.<name>`` (``config``) on a store's sequences: on the
     store's splits (``evaluation="holdout"``) or out of fold over all its videos (``"group_kfold"``, by
-    ``groups``; see :mod:`framecache.training.crossval`), or as ``"auto"`` picks between the two
-    (:mod:`framecache.training.evaluation`)."""
+    ``groups``; see :mod:`framecache.training.crossval`; its fits in ``jobs`` processes, ``"auto"`` or a number),
+    or as ``"auto"`` picks between the two (:mod:`framecache.training.evaluation`)."""
     n_classes = len(classes)
     if len(y) and (int(np.min(y)) < 0 or int(np.max(y)) >= n_classes):
         raise FramecacheError(f"labels outside 0..{n_classes - 1}: the store's classes and labels disagree")
@@ -127,6 +129,9 @@ def train_head(
         repeats=repeats,
         seed=seed,
         threads=threads,
+        jobs=1
+        if heads.uses_torch(config) and on_gpu(device)
+        else resolve_jobs(jobs, threads, repeats * chosen.folds + 1),
     )
     return TrainingResult(
         name, dict(config), list(classes), cv.data, cv.repeats, truncated, chosen, cv.fold, cv.model,

@@ -45,6 +45,7 @@ def train_from_store(params: Mapping[str, Any], head: str, store: str | Path, ou
         evaluation=train["evaluation"],
         folds=train["folds"],
         groups=seqs.group,
+        jobs=train["jobs"],
     )
     write_outputs(result, out, trained_on)
     return result.summary()

@@ -11,9 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from framecache import heads
 from framecache.compute import cpu_threads
 from framecache.errors import FramecacheError
-from framecache.training import SplitData, full_proba, train_head, write_outputs
+from framecache.training import SplitData, full_proba, parallel, train_head, write_outputs
 from framecache.training.crossval import assign_folds, carve_validation, run_cross_validation
 
 CLASSES = ["a", "b", "c"]
@@ -131,3 +132,41 @@ def test_group_kfold_outputs(tmp_path):
     assert set(selection["fold"].astype(str)) == {"0", "1", "2", "3", "refit"}
     assert selection.groupby(["repeat", "fold"])["chosen"].sum().eq(1).all()
     assert (tmp_path / "plots" / "confusion.png").is_file() and not (tmp_path / "plots" / "curve.csv").exists()
+
+
+@pytest.mark.parametrize("record", heads.REGISTRY.values(), ids=lambda r: r.name)
+def test_fits_in_several_processes_give_the_heads_of_one_process(record):
+    """train.jobs only changes the time: forked processes fit bit for bit the heads one process fits, for every
+    registered head type (each seeds itself and runs one thread either way)."""
+    ids, X, y, split, groups = grouped(n_groups_per_class=4)
+    config = {"type": record.name, **record.tiny}
+    runs = [
+        train_head(
+            "h",
+            config,
+            ids,
+            X,
+            y,
+            split,
+            CLASSES,
+            evaluation="group_kfold",
+            folds=3,
+            groups=groups,
+            device="cpu",
+            jobs=jobs,
+        )
+        for jobs in (1, 2)
+    ]
+    one, two = (run.repeats[0].proba["test"] for run in runs)
+    np.testing.assert_array_equal(one, two)
+    np.testing.assert_array_equal(full_proba(runs[0].model, X, 3), full_proba(runs[1].model, X, 3))
+    assert runs[0].repeats[0].metrics["val"] == runs[1].repeats[0].metrics["val"]
+
+
+def test_jobs_auto_is_the_cores_over_the_threads_and_never_more_than_the_fits(monkeypatch):
+    monkeypatch.setattr(parallel, "available_cores", lambda: 16)
+    assert parallel.resolve_jobs("auto", 1, 6) == 6
+    assert parallel.resolve_jobs("auto", 4, 6) == 4
+    assert parallel.resolve_jobs("auto", None, 20) == 16
+    assert parallel.resolve_jobs(3, 1, 6) == 3 and parallel.resolve_jobs(8, 1, 2) == 2
+    assert not parallel.on_gpu("cpu") and parallel.on_gpu("cuda")
