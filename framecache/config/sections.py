@@ -195,9 +195,9 @@ class Train(Settings):
     )
     jobs: Literal["auto"] | Annotated[Int, Field(ge=1)] = Field(
         "auto",
-        description="processes fitting a head's group_kfold folds (and its refit) at once, cpu_threads each; auto: "
-        "the cores over cpu_threads. The heads are the same whatever it is; only the time changes (torch heads "
-        "on a GPU fit one at a time)",
+        description="processes fitting a head's group_kfold folds (and its refit) at once; auto: one per core. The "
+        "heads are the same whatever it is; only the time changes. Only with cpu_threads 1 (other thread counts, "
+        "and torch heads on a GPU, fit one at a time)",
     )
 
 

@@ -4,7 +4,7 @@ all videos) are independent of each other, so they run in up to ``train.jobs`` f
 A fit gives the same head whichever process runs it: each head seeds itself from its ``random_state`` and runs
 with the same thread count, so the predictions are bit for bit those of the fits run one after another (a
 test checks it). The processes are forked, so they share the parent's feature sequences without copying
-them (only the fitted heads travel back, pickled); forking is safe because the parent has run no parallel
+them (only the fitted heads travel back, as plain pickles); forking is safe because the parent has run no parallel
 torch or BLAS work yet. Heads that train on a GPU are fitted one after another: CUDA cannot be used in a
 forked child of a process that initialised it, and one GPU gains nothing from several processes.
 """
@@ -12,6 +12,7 @@ forked child of a process that initialised it, and one GPU gains nothing from se
 from __future__ import annotations
 
 import multiprocessing
+import pickle
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -23,10 +24,14 @@ _WORK: tuple[Callable[..., Any], Sequence[Any], int | None] | None = None
 
 
 def resolve_jobs(jobs: int | str, threads: int | None, tasks: int) -> int:
-    """Processes for ``tasks`` fits: ``jobs``, or for ``auto`` the cores over the threads each fit uses; never
-    more than the fits."""
+    """Processes for ``tasks`` fits: ``jobs``, or for ``auto`` one per core; never more than the fits. Only
+    one-thread fits (``train.cpu_threads: 1``, the default) run in several processes: a process forked from one
+    whose OpenMP threads have run can hang when its own fit starts threads, so other thread counts (and null,
+    the libraries' defaults) fit one at a time."""
+    if threads != 1:
+        return 1
     if jobs == "auto":
-        jobs = max(1, available_cores() // max(1, threads or 1))
+        jobs = available_cores()
     return max(1, min(int(jobs), tasks))
 
 
@@ -49,13 +54,16 @@ def fit_all(fit: Callable[..., Any], tasks: Sequence[tuple], jobs: int, threads:
     try:
         with multiprocessing.get_context("fork").Pool(jobs) as pool:
             # chunksize 1: fits differ in length (early stopping), so each process takes the next one when free
-            return pool.map(_fit_task, range(len(tasks)), chunksize=1)
+            return [pickle.loads(done) for done in pool.map(_fit_task, range(len(tasks)), chunksize=1)]
     finally:
         _WORK = None
 
 
-def _fit_task(i: int) -> Any:
+def _fit_task(i: int) -> bytes:
+    """Fit task ``i`` in a worker; the result travels back as plain pickle bytes: multiprocessing's own pickler
+    would hand torch tensors over through shared-memory file descriptors (torch registers that reduction), which
+    can block in a process forked from one that has used them."""
     assert _WORK is not None, "a fit task outside fit_all"
     fit, tasks, threads = _WORK
     with cpu_threads(threads):
-        return fit(*tasks[i])
+        return pickle.dumps(fit(*tasks[i]), protocol=pickle.HIGHEST_PROTOCOL)

@@ -163,10 +163,9 @@ def test_fits_in_several_processes_give_the_heads_of_one_process(record):
     assert runs[0].repeats[0].metrics["val"] == runs[1].repeats[0].metrics["val"]
 
 
-def test_jobs_auto_is_the_cores_over_the_threads_and_never_more_than_the_fits(monkeypatch):
+def test_jobs_auto_is_a_process_per_core_for_one_thread_fits_and_never_more_than_the_fits(monkeypatch):
     monkeypatch.setattr(parallel, "available_cores", lambda: 16)
-    assert parallel.resolve_jobs("auto", 1, 6) == 6
-    assert parallel.resolve_jobs("auto", 4, 6) == 4
-    assert parallel.resolve_jobs("auto", None, 20) == 16
+    assert parallel.resolve_jobs("auto", 1, 6) == 6 and parallel.resolve_jobs("auto", 1, 20) == 16
+    assert parallel.resolve_jobs("auto", 4, 6) == parallel.resolve_jobs(4, None, 6) == 1  # threaded fits: one at a time
     assert parallel.resolve_jobs(3, 1, 6) == 3 and parallel.resolve_jobs(8, 1, 2) == 2
     assert not parallel.on_gpu("cpu") and parallel.on_gpu("cuda")
