@@ -5,10 +5,11 @@ change with `dvc exp run -S`, written to BENCHMARKS.md ("Pipeline").
 
 The project's git-tracked files are copied into a fresh git repository (a clone-alike, like CI's), and DVC runs
 there with this environment's interpreter, so nothing is installed and nothing is shared with ``data/`` here.
-Measured: the full ``dvc repro`` wall time (issue 5's bar: ≤ 10 minutes on 2 CPU cores), the time of each stage
-(from the stages' own metrics where they record it), and the wall time of ``dvc exp run -S heads.<head>.<key>=<v>``,
-which re-runs that head's ``train@`` stage and the report only — its ratio to the full run is issue 4's cost bar
-(≤ 5 %). The report's headline is quoted so the numbers and the claim come from the same run.
+Measured: the full ``dvc repro`` wall time (issue 19's bar: ``make demo`` on a fresh clone, this plus the
+environment's sync, ≤ 6 minutes on 2 CPU cores), the time of each stage (from the stages' own metrics where they
+record it), and the wall time of ``dvc exp run -S heads.<head>.<key>=<v>``, which re-runs that head's ``train@``
+stage and the report only (issue 19's bar for a pooled head's tweak: ≤ 30 s end to end). The report's headline is
+quoted so the numbers and the claim come from the same run.
 """
 
 from __future__ import annotations
@@ -125,7 +126,8 @@ def main(argv: list[str] | None = None) -> int:
         f"| `dvc repro` again | {noop:.1f} | nothing (every stage up to date) |",
         *(f"| `dvc exp run -S {e['set']}` | {e['seconds']:.1f} | {', '.join(e['ran']) or 'nothing'} |" for e in exps),
         "",
-        f"- Full run: {full / 60:.1f} min, bar ≤ 10 min: **{'met' if full <= 600 else 'not met'}**.",
+        f"- Full run: {full / 60:.1f} min; `make demo` on a fresh clone adds the environment's sync (about 17 s "
+        f"with uv's cache warm), bar ≤ 6 min: **{'met' if full + 17 <= 360 else 'not met'}**.",
         *(_exp_line(e, full, noop) for e in exps),
         "- Head fits in the full run (s): "
         + ", ".join(f"{name} {m['fit_seconds']:.1f}" for name, m in trains.items())
@@ -159,9 +161,11 @@ def _headline(comparison: Path) -> str:
 def _exp_line(e: dict, full: float, noop: float) -> str:
     # validate re-runs on any params change; its output is the same bytes, so it re-runs nothing downstream
     only = set(e["ran"]) - {"validate"} == {f"train@{e['head']}", "report"}
+    pooled = e["head"].startswith(("pool_", "svm_"))
+    bar = f" (bar for a pooled head ≤ 30 s: **{'met' if e['seconds'] <= 30 else 'not met'}**)" if pooled else ""
     return (
-        f"- `{e['set']}`: **{e['seconds'] / full:.1%}** of the full run (target ≤ 5 %: "
-        f"**{'met' if e['seconds'] / full <= 0.05 else 'not met'}**); it re-ran only `train@{e['head']}` and the "
+        f"- `{e['set']}`: {e['seconds']:.1f} s, **{e['seconds'] / full:.1%}** of the full run{bar}; it re-ran only "
+        f"`train@{e['head']}` and the "
         f"report (and the params check `validate`): {'yes' if only else 'no'}. Of its {e['seconds']:.0f} s, "
         f"the two commands alone take "
         f"{e['train']:.1f} s (train@{e['head']}, Python imports included) and {e['report']:.1f} s (report); the "
