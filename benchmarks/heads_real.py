@@ -37,6 +37,7 @@ from framecache import heads as registry  # noqa: E402
 from framecache import layout  # noqa: E402
 from framecache.config.params import load_params  # noqa: E402
 from framecache.data.class_pairs import read_class_pairs  # noqa: E402
+from framecache.evaluation.intervals import exact_interval  # noqa: E402
 from framecache.features.store import FeatureStore  # noqa: E402
 from framecache.report.build import class_pairs  # noqa: E402
 from framecache.report.comparison import compare  # noqa: E402
@@ -147,7 +148,11 @@ def score(root: Path, params: Any, variant: str, names: list[str]) -> dict[str, 
     out = {}
     for row in cmp.rows:
         if row["status"] == "ok":
-            out[row["head"]] = {k: row.get(k) for k in ("top1", "top1_low", "top1_high", "order_pairs", "order_blind")}
+            keep = ("top1", "top1_low", "top1_high", "order_pairs", "order_blind", "test_videos", "test_groups")
+            out[row["head"]] = {k: row.get(k) for k in keep}
+            # with too few test groups the report gives no interval; the exact one over videos is what remains
+            n = int(row["test_videos"])
+            out[row["head"]]["exact"] = exact_interval(round(row["top1"] * n), n, rep["confidence"])
             out[row["head"]]["fit_seconds"] = seconds[row["head"]]
     return out
 
