@@ -34,20 +34,6 @@ TINY_CNN = "timm/test_resnet.r160_in1k"
 SMALL = {"image_size": 64, "num_frames": 3, "num_workers": 0, "batch_size": 4, "device": "cpu"}  # exact reproduction
 
 
-@pytest.fixture
-def hf_cache(tmp_path, monkeypatch):
-    """An empty Hugging Face cache and torch hub folder under tmp_path; offline."""
-    import huggingface_hub.constants
-
-    cache = tmp_path / "hf" / "hub"
-    cache.mkdir(parents=True)
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(cache))
-    return cache
-
-
 def cache_random_weights(cache: Path, name: str, seed: int = 0) -> tuple[Path, torch.nn.Module]:
     """A random-weight checkpoint of timm model ``name`` as `hf download` lays it out; returns (file, model)."""
     import timm

@@ -224,18 +224,25 @@ def test_duplicate_content_is_computed_once(tmp_path, extract_manifest, extract_
         assert store.load().y.tolist() == [0, 1]  # labels still per manifest row
 
 
-def test_full_disk_leaves_no_final_file(tmp_path, monkeypatch, extract_manifest, extract_clips):
-    manifest, classes = extract_manifest(tmp_path / "prepared", extract_clips[:3])
-    run_stage(tmp_path, manifest, classes, name="old.h5")
-    final = tmp_path / "features" / "s.h5"
+def fail_the_final_store(monkeypatch, name: str = "s.h5"):
+    """A full disk at the last write: closing the final store's temporary file ``name`` fails with ENOSPC
+    (journal parts still close). Returns the real ``StoreWriter.close``, to put back."""
     real_close = StoreWriter.close
 
     def close_fails_for_the_store(self):
-        if self.path.name.startswith(".s.h5.tmp-"):
+        if self.path.name.startswith(f".{name}.tmp-"):
             raise OSError(errno.ENOSPC, "No space left on device")
         real_close(self)
 
     monkeypatch.setattr(StoreWriter, "close", close_fails_for_the_store)
+    return real_close
+
+
+def test_full_disk_leaves_no_final_file(tmp_path, monkeypatch, extract_manifest, extract_clips):
+    manifest, classes = extract_manifest(tmp_path / "prepared", extract_clips[:3])
+    run_stage(tmp_path, manifest, classes, name="old.h5")
+    final = tmp_path / "features" / "s.h5"
+    real_close = fail_the_final_store(monkeypatch)
     with pytest.raises(FramecacheError, match="No space left on device"):
         run_stage(tmp_path, manifest, classes)
     assert not final.exists()

@@ -4,7 +4,6 @@ by its checksum and its videos computed again. The real stage at a tiny size, as
 
 from __future__ import annotations
 
-import errno
 import logging
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from framecache.features import extraction
 from framecache.features.store import FeatureStore, StoreWriter
 from framecache.fileio import file_sha256
 from tests.builders import default_params, merged
+from tests.features.test_extraction import fail_the_final_store
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 SMALL = {"image_size": 32, "num_frames": 3, "num_workers": 0, "batch_size": 4, "device": "cpu"}
@@ -65,14 +65,7 @@ def test_a_journal_part_whose_bytes_changed_is_refused_and_recomputed(
     run_stage(tmp_path / "reference", manifest, classes)
 
     # a run that checkpoints every video and then dies writing the store: the parts stay for the next run
-    real_close = StoreWriter.close
-
-    def close_fails_for_the_store(self):
-        if self.path.name.startswith(".s.h5.tmp-"):
-            raise OSError(errno.ENOSPC, "No space left on device")
-        real_close(self)
-
-    monkeypatch.setattr(StoreWriter, "close", close_fails_for_the_store)
+    real_close = fail_the_final_store(monkeypatch)
     with pytest.raises(FramecacheError, match="No space left on device"):
         run_stage(tmp_path, manifest, classes, checkpoint_seconds=0)
     monkeypatch.setattr(StoreWriter, "close", real_close)

@@ -23,18 +23,11 @@ SMALL = {"image_size": 64, "num_frames": 2, "num_workers": 0, "batch_size": 4, "
 
 
 @pytest.fixture
-def offline_cache(tmp_path, monkeypatch):
-    import huggingface_hub.constants
-
-    cache = tmp_path / "hf" / "hub"
-    cache.mkdir(parents=True)
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(cache))
+def offline_cache(hf_cache):
+    """The offline Hugging Face cache of test_offline, holding both models' random weights."""
     for name in (FIRST, SECOND):
-        cache_random_weights(cache, name)
-    return cache
+        cache_random_weights(hf_cache, name)
+    return hf_cache
 
 
 def test_predict_refuses_a_head_trained_on_another_backbone(tmp_path, offline_cache, extract_clip, extract_manifest):
