@@ -82,7 +82,8 @@ def test_html_renders_in_headless_chromium(built, tmp_path):
     shot = tmp_path / "page.png"
     cmd = [
         browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}",
+        "--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars",
+        f"--user-data-dir={tmp_path / 'profile'}",
         f"--screenshot={shot}", "--window-size=1280,3600", (built / layout.REPORT_HTML).resolve().as_uri(),
     ]  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
@@ -100,3 +101,7 @@ def test_html_renders_in_headless_chromium(built, tmp_path):
     # ...and the embedded confusion-matrix PNGs decoded (their darkest "Blues" cells: deep navy)
     navy = (img[:, :, 2] > 80) & (img[:, :, 0] < 40) & (img[:, :, 1] < 80)
     assert navy.sum() > 2_000
+    # nothing runs past the page's right edge: a table wider than the page scrolls in its own box, so the right
+    # margin (body padding) stays blank down the whole page
+    edge = img[:, -12:].min(axis=(1, 2))
+    assert (edge >= 245).all(), f"something overflows the page's right edge (rows {np.flatnonzero(edge < 245)[:5]})"
