@@ -92,10 +92,7 @@ def run_extract(
     reports = dist.gather(own)
     if reports is None:
         return _rank_metrics(own)
-    failed = {pos: reason for report in reports for pos, reason in report["failed"].items()}
-    stats = ExtractStats()
-    for report in reports:
-        stats.add(ExtractStats(**report["stats"]))
+    failed, stats = _merge_reports(reports)
 
     assembled = assemble_store(inputs, plan.shas, failed, out, extract["compression"], attrs)
     clock["assembled"] = time.time()
@@ -112,13 +109,26 @@ def run_extract(
         result["videos_stored"], assembled.frames, out, len(plan.to_compute), result["frames_per_second"],
         plan.reused, result["failures"],
     )  # fmt: skip
-    if result["videos"] and result["failure_rate"] > float(extract["max_failure_rate"]):
+    _check_failure_rate(result, float(extract["max_failure_rate"]), failures)
+    return result
+
+
+def _merge_reports(reports: list[dict[str, Any]]) -> tuple[dict[int, str], ExtractStats]:
+    """Every rank's failed videos and counters, as one."""
+    failed = {pos: reason for report in reports for pos, reason in report["failed"].items()}
+    stats = ExtractStats()
+    for report in reports:
+        stats.add(ExtractStats(**report["stats"]))
+    return failed, stats
+
+
+def _check_failure_rate(result: dict[str, Any], limit: float, failures: str | Path) -> None:
+    """Fail the stage (its outputs already written) when more videos failed than ``extract.max_failure_rate``."""
+    if result["videos"] and result["failure_rate"] > limit:
         raise FramecacheError(
             f"{result['failures']} of {result['videos']} videos ({result['failure_rate']:.1%}) could not be "
-            f"decoded, more than extract.max_failure_rate = {extract['max_failure_rate']}; see {failures} for "
-            "each video and why"
+            f"decoded, more than extract.max_failure_rate = {limit}; see {failures} for each video and why"
         )
-    return result
 
 
 def _stage_metrics(
