@@ -66,6 +66,7 @@ LEVERS: dict[str, dict[str, Any]] = {
     "lr_warmup": {"lr": 0.01, "warmup_epochs": 2},
     "hidden_32": {"hidden": 32},
     "seeds_3": {"seeds": 3},
+    "seeds_5": {"seeds": 5},
     "patience_10": {"patience": 10, "max_epochs": 100},
 }
 
@@ -120,6 +121,7 @@ def train_once(root: Path, params: Any, head: str, config: dict[str, Any], folde
     result = train_head(
         head, config, seqs.ids, seqs.X, seqs.y, seqs.split, classes, repeats=train["repeats"], seed=params["seed"],
         device=train["device"], threads=train["cpu_threads"], evaluation="group_kfold", folds=folds, groups=seqs.group,
+        jobs=train["jobs"],
     )  # fmt: skip
     write_outputs(result, folder)
     stamp.write_text(key)
@@ -162,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--params", default="params.yaml")
     ap.add_argument("--datasets", default=",".join(SETS), help="comma-separated, of " + ", ".join(SETS))
     ap.add_argument("--levers", default=None, help="rows besides before/after (default: all of LEVERS)")
-    ap.add_argument("--demo-levers", default="no_residual,readout_last,augment",
+    ap.add_argument("--demo-levers", default="no_residual,readout_last,seeds_3,seeds_5",
                     help="lever rows run on the demo (its folds cost the most)")  # fmt: skip
     ap.add_argument("--write", action="store_true", help="update the Heads on real data section of BENCHMARKS.md")
     args = ap.parse_args(argv)

@@ -47,6 +47,18 @@ def _best_blind(rows: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     return max(((h, r) for h, r in rows.items() if r["order_blind"]), key=lambda hr: hr[1]["top1"])
 
 
+def _best_lever(variants: dict[str, Any], head: str, key: str) -> str:
+    """Where a goal is missed: the lever row that gives ``head`` its best ``key`` on the set, as a reason to read."""
+    rows = [(v, r[head][key]) for v, r in variants.items() if v not in ("before", "after") and r.get(head)]
+    rows = [(v, x) for v, x in rows if x is not None]
+    if not rows:
+        return ""
+    v, x = max(rows, key=lambda vx: vx[1])
+    if x <= variants["after"][head][key]:
+        return "; no lever row does better"
+    return f"; best lever row {v} {100 * x:.1f}"
+
+
 def _goal_lines(results: dict[str, dict[str, Any]]) -> list[str]:
     lines = []
     for ds, variants in results.items():
@@ -57,7 +69,8 @@ def _goal_lines(results: dict[str, dict[str, Any]]) -> list[str]:
         torch = {h: r for h, r in after.items() if h in TORCH}
         title = SETS[ds]["title"]
         if ds == "demo":
-            low = [f"{h} {100 * r['order_pairs']:.1f}" for h, r in torch.items() if r["order_pairs"] < PAIRS_GOAL]
+            low = [f"{h} {100 * r['order_pairs']:.1f} ({_best_lever(variants, h, 'order_pairs').lstrip('; ')})"
+                   for h, r in torch.items() if r["order_pairs"] < PAIRS_GOAL]  # fmt: skip
             best_t = max(torch.items(), key=lambda hr: hr[1]["top1"])
             lines.append(
                 f"- {title}: within the reversal pairs, every torch head ≥ {100 * PAIRS_GOAL:.0f}%: "
@@ -72,10 +85,12 @@ def _goal_lines(results: dict[str, dict[str, Any]]) -> list[str]:
             f"- {title}: every torch head ≥ {100 * _low(b):.1f} (lower end of {blind}'s interval"
             + ("†" if _no_group_interval(b) else "") + "): "
             + ("**met**" if not short else "**missed** by " + ", ".join(
-                f"{h} ({100 * (_low(b) - r['top1']):.1f} points)" for h, r in short.items()))
+                f"{h} ({100 * (_low(b) - r['top1']):.1f} points{_best_lever(variants, h, 'top1')})"
+                for h, r in short.items()))
             + f"; stretch, within {100 * STRETCH:.0f} points of {blind} ({100 * b['top1']:.1f}): "
             + ("**met**" if not far else "**missed** by " + ", ".join(
-                f"{h} ({100 * (b['top1'] - STRETCH - r['top1']):.1f})" for h, r in far.items()))
+                f"{h} ({100 * (b['top1'] - STRETCH - r['top1']):.1f}{_best_lever(variants, h, 'top1')})"
+                for h, r in far.items()))
             + "."
         )  # fmt: skip
     return lines
