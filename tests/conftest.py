@@ -232,6 +232,23 @@ class FullDisk:
         """Fail the n-th write from now (0 = the next one); None: let every write through, counting."""
         self.calls, self.fail_at = 0, n
 
+    def fail_each_write(self, write, out: Path, match: str) -> int:
+        """Run ``write()`` once, counting its files; then once per file, with that file's write failing. Each time
+        ``write`` must raise FramecacheError matching ``match``, leave ``out`` as it was byte for byte, and leave
+        nothing beside ``out``. Returns the number of files one run writes."""
+        from framecache.errors import FramecacheError
+
+        self.at(None)
+        write()
+        sites, before = self.calls, tree_bytes(out)
+        for n in range(sites):
+            self.at(n)
+            with pytest.raises(FramecacheError, match=match):
+                write()
+            assert tree_bytes(out) == before, f"write {n} of {sites} failing changed the previous outputs"
+            assert [p.name for p in out.parent.iterdir()] == [out.name], "a temporary folder was left behind"
+        return sites
+
 
 @pytest.fixture
 def full_disk(monkeypatch):
